@@ -1,0 +1,109 @@
+# Every command of the project. `make run` sets everything up and starts the bot; `make test`
+# sets everything up and runs every check. Paths are passed explicitly (bot/data, bot/models).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RASA   := $(VENV)/bin/rasa
+STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+SPACY  := build/spacy/en_lookup_v1/config.cfg
+MODELS := bot/models
+MODEL_NAME := reluctant-partner-coach
+RASA_PATHS := --data bot/data --domain domain.yml --config config.yml
+MAX_HISTORY := 5
+
+# Local defaults; every one can be overridden from the environment.
+export ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
+export RASA_TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
+export PROGRESS_DB_URL ?= sqlite:///$(CURDIR)/var/progress.db
+export RASA_PORT ?= 5005
+export ACTIONS_PORT ?= 5055
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
+export RASA_TELEMETRY_ENABLED ?= false
+export PYTHONHASHSEED ?= 0
+
+.PHONY: help setup venv spacy migrate train train-force run actions shell validate test test-unit hotlines-verify \
+        test-core eval-safety hotlines hotlines-check clean
+
+help:
+	@echo "make run        set everything up and start the bot (REST on :$(RASA_PORT), actions on :$(ACTIONS_PORT))"
+	@echo "make test       set everything up and run every check"
+	@echo "make train      train the model if it is missing or stale"
+	@echo "make shell      chat in the terminal (starts the action server too)"
+	@echo "make actions    start the action server only"
+	@echo "make validate   rasa data validate --fail-on-warnings"
+	@echo "make eval-safety  recall and false-positive rate of the safety gate"
+	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
+	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
+
+$(STAMP): requirements.txt
+	@PY310=$$(scripts/find_python.sh) || exit 1; \
+	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+$(SPACY): $(STAMP) bot/nlp/pipeline.py
+	$(PY) -m bot.nlp.pipeline
+
+spacy: $(SPACY)
+
+migrate: $(STAMP)
+	@mkdir -p var
+	$(PY) -m bot.actions.progress_db upgrade
+
+setup: venv spacy migrate
+
+train: setup
+	@if $(RASA) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME) --dry-run >/dev/null 2>&1; then \
+	  echo "model is up to date"; \
+	else \
+	  $(RASA) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME); \
+	fi
+
+train-force: setup
+	$(RASA) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME) --force
+
+run: train
+	scripts/run.sh
+
+actions: setup
+	$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
+
+shell: train
+	scripts/run.sh shell
+
+validate: setup
+	$(RASA) data validate $(RASA_PATHS) --fail-on-warnings --max-history $(MAX_HISTORY)
+
+test-unit: setup
+	$(PY) -m pytest -q tests
+
+test-core: train
+	$(RASA) test core --model $(MODELS)/$(MODEL_NAME).tar.gz --stories tests/stories \
+	  --fail-on-prediction-errors --out results/core
+
+test: train
+	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory hotlines-verify
+	$(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory test-core
+
+eval-safety: train
+	scripts/with_actions.sh $(PY) -m tests.eval_safety
+
+hotlines: venv
+	$(PY) -m bot.content.hotlines generate
+
+hotlines-verify: venv
+	$(PY) -m bot.content.hotlines check
+
+hotlines-check: venv
+	$(PY) -m bot.content.hotlines stale
+
+clean:
+	rm -rf build results .pytest_cache

@@ -1,0 +1,22 @@
+"""Custom actions (rasa-sdk). `rasa run actions --actions bot.actions` loads every module here.
+
+Modules match the product's parts: onboarding, coaching, safety; progress_db holds the models and
+the data access, content the coaching texts.
+"""
+import logging
+
+from bot.content import hotlines
+
+_logger = logging.getLogger(__name__)
+
+
+def _warn_stale_hotlines() -> None:
+    """Numbers change: remind the administrator at start-up (never fail because time passed)."""
+    try:
+        for line in hotlines.stale_entries(hotlines.load()):
+            _logger.warning("hotline entry needs re-checking at its source: %s", line)
+    except Exception:  # pragma: no cover - a broken file is caught by the tests
+        _logger.exception("could not read the hotline file")
+
+
+_warn_stale_hotlines()

@@ -1,0 +1,258 @@
+"""Coaching: the menu, "what's next", the steps (explain, reflect, save, offer the next), progress."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions import common, content
+from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
+from bot.actions.progress_db import Profile
+
+logger = logging.getLogger(__name__)
+
+# Short commands that leave a step's question instead of being taken as the answer.
+LEAVE_INTENTS = {"skip", "show_menu", "what_next", "ask_progress", "goodbye"}
+MAX_COMMAND_WORDS = 4
+MIN_ANSWER_CHARS = 3
+NOT_READY = SlotSet("step_ready", False)
+
+
+def _variant(options: List[str], tracker: Tracker, key: str) -> str:
+    """A variant chosen per user and step, so a re-asked question keeps its wording."""
+    if not options:
+        return ""
+    digest = hashlib.sha256(f"{tracker.sender_id}:{key}".encode()).digest()
+    return options[digest[0] % len(options)]
+
+
+def _needs_onboarding(tracker: Tracker) -> bool:
+    return not tracker.get_slot("onboarded") and not tracker.get_slot("violence_flag")
+
+
+def _onboard_first(dispatcher: CollectingDispatcher) -> List[EventType]:
+    dispatcher.utter_message(response="utter_intro")
+    return [FollowupAction("onboarding_form")]
+
+
+class ActionShowMenu(Action):
+    def name(self) -> Text:
+        return "action_show_menu"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if _needs_onboarding(tracker):
+            return _onboard_first(dispatcher)
+        common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id))
+        return []
+
+
+def _offer(dispatcher: CollectingDispatcher, step: content.Step, text: str) -> None:
+    dispatcher.utter_message(
+        text=text,
+        buttons=[
+            {"title": content.text("step.button_continue", title=step.title), "payload": common.start_payload(step.id)},
+            {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+        ],
+    )
+
+
+class ActionWhatNext(Action):
+    def name(self) -> Text:
+        return "action_what_next"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if _needs_onboarding(tracker):
+            return _onboard_first(dispatcher)
+        profile = common.load_profile(tracker.sender_id)
+        flagged = common.is_flagged(tracker, profile)
+        step = content.next_step(common.done_steps(tracker, profile), flagged)
+        if step is not None:
+            _offer(dispatcher, step, content.text("what_next.recommend", title=step.title, summary=step.summary))
+        elif flagged:
+            dispatcher.utter_message(text=content.text("what_next.flagged_all_done"))
+            dispatcher.utter_message(response="utter_individual_support")
+        else:
+            key = "all_available_done" if common.consented(tracker) else "all_available_done_no_storage"
+            dispatcher.utter_message(text=content.text(f"what_next.{key}"))
+        return []
+
+
+def _requested_step(tracker: Tracker) -> Optional[str]:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "step":
+            return entity.get("value")
+    return tracker.get_slot("step")
+
+
+class ActionStartStep(Action):
+    """Explain a step and open its reflective question (the reflection form)."""
+
+    def name(self) -> Text:
+        return "action_start_step"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if _needs_onboarding(tracker):
+            return [NOT_READY] + _onboard_first(dispatcher)
+        profile = common.load_profile(tracker.sender_id)
+        step = content.step_by_id(_requested_step(tracker))
+        if step is None:
+            dispatcher.utter_message(text=content.text("step.unknown"))
+            common.send_menu(dispatcher, tracker, profile)
+            return [NOT_READY]
+        if step.partner_path and common.is_flagged(tracker, profile):
+            # Nobody in danger is coached to invite the partner: not now, not in later sessions.
+            dispatcher.utter_message(text=content.text("step.closed_for_safety"))
+            dispatcher.utter_message(response="utter_individual_support")
+            return [NOT_READY]
+        if step.status == content.STATUS_SCREEN:
+            dispatcher.utter_message(text=content.text("step.screen", explain=_variant(step.explain, tracker, step.id)))
+            return [NOT_READY]
+        if not step.available:
+            dispatcher.utter_message(text=content.text("step.coming_soon", title=step.title, summary=step.summary))
+            common.send_menu(dispatcher, tracker, profile)
+            return [NOT_READY]
+        dispatcher.utter_message(text=f"{step.title}\n{_variant(step.explain, tracker, step.id)}")
+        if common.consented(tracker):
+            try:
+                common.store().start_step(tracker.sender_id, step.id)
+            except STORE_ERRORS:
+                logger.exception("progress store unavailable while starting a step")
+        # The rules open the reflection form on step_ready (bot/data/rules/coaching.yml).
+        return [SlotSet("active_step", step.id), SlotSet("reflection_answer", None), SlotSet("step_ready", True)]
+
+
+class ActionAskReflectionAnswer(Action):
+    """The reflection form's question: the active step's reflective question."""
+
+    def name(self) -> Text:
+        return "action_ask_reflection_answer"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        step = content.step_by_id(tracker.get_slot("active_step"))
+        question = _variant(step.question, tracker, step.id) if step else ""
+        dispatcher.utter_message(
+            text=question or content.text("step.unknown"),
+            buttons=[{"title": "Skip for now", "payload": "/skip"}],
+        )
+        return []
+
+
+class ValidateReflectionForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_reflection_form"
+
+    def validate_reflection_answer(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: DomainDict) -> Dict[Text, Any]:
+        text = common.clean_text(value)
+        intent = common.latest_intent(tracker)
+        if intent in LEAVE_INTENTS and (len(text.split()) <= MAX_COMMAND_WORDS or text.startswith("/")):
+            return {"reflection_answer": SKIP_SENTINEL}
+        if len(text.replace(" ", "")) < MIN_ANSWER_CHARS or text.startswith("/"):
+            step = content.step_by_id(tracker.get_slot("active_step"))
+            question = _variant(step.question, tracker, step.id) if step else ""
+            dispatcher.utter_message(text=content.text("step.too_short", question=question))
+            return {"reflection_answer": None}
+        return {"reflection_answer": text}
+
+
+class ActionSaveReflection(Action):
+    """Store the answer, mark the step done and offer the next step."""
+
+    def name(self) -> Text:
+        return "action_save_reflection"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        step = content.step_by_id(tracker.get_slot("active_step"))
+        answer = tracker.get_slot("reflection_answer")
+        reset = [SlotSet("reflection_answer", None), SlotSet("active_step", None), NOT_READY]
+        if step is None:
+            return reset
+        if answer == SKIP_SENTINEL or not answer:
+            dispatcher.utter_message(text=content.text("step.skipped", title=step.title))
+            common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id))
+            return reset
+        acknowledge = _variant(step.acknowledge, tracker, step.id)
+        saved: Optional[bool] = None
+        if common.consented(tracker):
+            saved = self._save(tracker.sender_id, step.id, answer)
+            key = "saved" if saved else "save_failed"
+        else:
+            key = "not_saved_no_consent"
+        dispatcher.utter_message(text=content.text(f"step.{key}", acknowledge=acknowledge, title=step.title))
+        done = list(tracker.get_slot("steps_done") or [])
+        if saved is not False and step.id not in done:
+            done.append(step.id)
+        profile = common.load_profile(tracker.sender_id)
+        flagged = common.is_flagged(tracker, profile)
+        following = content.next_step(done + (profile.done if profile else []), flagged)
+        if following is not None:
+            _offer(dispatcher, following, content.text("step.offer_next", title=following.title))
+        else:
+            common.send_menu(dispatcher, tracker, profile)
+        return reset + [SlotSet("steps_done", done)]
+
+    @staticmethod
+    def _save(sender_id: str, step_id: str, answer: str) -> bool:
+        """Retry once; never lose an answer silently (the caller tells the user on False)."""
+        for attempt in (1, 2):
+            try:
+                return common.store().complete_step(sender_id, step_id, answer)
+            except STORE_ERRORS:
+                logger.warning("saving a reflection failed (attempt %d)", attempt, exc_info=attempt == 2)
+        return False
+
+
+class ActionShowProgress(Action):
+    def name(self) -> Text:
+        return "action_show_progress"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        profile = common.load_profile(tracker.sender_id)
+        dispatcher.utter_message(text=progress_text(tracker, profile))
+        return []
+
+
+def _date(value) -> str:
+    return value.strftime("%d %b %Y") if value else ""
+
+
+def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
+    flagged = common.is_flagged(tracker, profile)
+    stored = profile is not None and profile.known and profile.consent
+    done = common.done_steps(tracker, profile)
+    lines = [content.text("progress.header")]
+    if not common.consented(tracker):
+        lines.append(content.text("progress.no_storage"))
+    for step in content.steps():
+        if flagged and step.partner_path:
+            continue
+        state = profile.steps.get(step.id) if stored else None
+        if step.status == content.STATUS_SCREEN:
+            mark, status = "[x]", content.text("menu.status_screen_done") if tracker.get_slot("onboarded") else content.text("menu.status_not_started")
+            if not tracker.get_slot("onboarded"):
+                mark = "[ ]"
+        elif step.id in done:
+            when = _date(state.completed_at) if state else ""
+            mark, status = "[x]", content.text("menu.status_done") + (f" {when}" if when else "")
+        elif state is not None:
+            mark, status = "[~]", content.text("menu.status_in_progress") + f" (started {_date(state.started_at)})"
+        elif step.status == content.STATUS_COMING_SOON:
+            mark, status = "[ ]", content.text("menu.status_coming_soon")
+        else:
+            mark, status = "[ ]", content.text("menu.status_not_started")
+        lines.append(f"{mark} {step.title}: {status}")
+    if flagged:
+        lines.append(content.text("progress.flagged_note"))
+    if stored and profile.answers:
+        lines += ["", content.text("progress.answers_header")]
+        for answer in profile.answers:
+            step = content.step_by_id(answer["step_id"])
+            lines.append(f"- {step.title if step else answer['step_id']} ({_date(answer['created_at'])}): {answer['answer']}")
+    elif not done:
+        lines.append(content.text("progress.none_yet"))
+    return "\n".join(lines)

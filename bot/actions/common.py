@@ -1,0 +1,156 @@
+"""What several actions share: the progress store, answers to yes/no questions, the menu."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.actions import content
+from bot.actions.progress_db import Profile, ProgressStore
+
+logger = logging.getLogger(__name__)
+
+SKIP_SENTINEL = "__skipped__"
+STORE_ERRORS = (SQLAlchemyError, OSError)
+REGIONS = ("US", "UK", "CA", "AU", "IE")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+_YES = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "sometimes", "maybe", "kind of",
+        "kinda", "sort of", "a little", "a bit", "often", "always", "true", "correct", "i have",
+        "i am", "i do", "it has", "he has", "she has", "they have", "once", "a few times"}
+_NO = {"no", "n", "nope", "nah", "never", "not really", "no never", "not at all", "false",
+       "i haven't", "i have not", "he hasn't", "she hasn't", "they haven't", "no one", "nobody"}
+
+_REGION_WORDS = {
+    "US": ["us", "usa", "u.s.", "u.s.a.", "united states", "america", "the states", "states"],
+    "UK": ["uk", "u.k.", "united kingdom", "britain", "great britain", "england", "scotland", "wales",
+           "northern ireland", "gb"],
+    "CA": ["ca", "canada", "quebec", "ontario", "british columbia", "alberta"],
+    "AU": ["au", "aus", "australia", "oz"],
+    "IE": ["ie", "ireland", "republic of ireland", "eire", "éire"],
+}
+
+
+def store() -> ProgressStore:
+    return ProgressStore()
+
+
+def load_profile(sender_id: str) -> Optional[Profile]:
+    """The stored profile, or None when the store cannot be reached (the bot carries on)."""
+    try:
+        return store().profile(sender_id)
+    except STORE_ERRORS:
+        logger.exception("progress store unavailable while reading a profile")
+        return None
+
+
+def clean_text(value: Any, limit: int = 4000) -> str:
+    text = _CONTROL.sub(" ", str(value or ""))
+    return " ".join(text.split())[:limit]
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def parse_yes_no(tracker: Tracker, value: Any) -> Optional[bool]:
+    """True, False, or None when the answer is neither. Button payloads arrive as intents."""
+    intent = latest_intent(tracker)
+    if intent == "affirm":
+        return True
+    if intent == "deny":
+        return False
+    if isinstance(value, bool):
+        return value
+    words = clean_text(value).lower().strip(" .!?")
+    if words in _YES or words.startswith(("yes ", "yeah ", "yep ")):
+        return True
+    if words in _NO or words.startswith(("no ", "nope ", "never ")):
+        return False
+    return None
+
+
+def parse_region(tracker: Tracker, value: Any) -> Optional[str]:
+    """One of REGIONS, "other", or None when the text names no country we know."""
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "region":
+            found = str(entity.get("value", "")).strip()
+            if found.upper() in REGIONS:
+                return found.upper()
+            if found.lower() == "other":
+                return "other"
+    words = clean_text(value).lower().strip(" .!?")
+    for prefix in ("i'm in ", "i am in ", "i live in ", "in ", "i'm from ", "from "):
+        if words.startswith(prefix):
+            words = words[len(prefix):]
+    words = words.removeprefix("the ")
+    for code, names in _REGION_WORDS.items():
+        if words in names or f"the {words}" in names:
+            return code
+    if words in {"other", "somewhere else", "elsewhere", "another country", "none of these"}:
+        return "other"
+    return None
+
+
+def done_steps(tracker: Tracker, profile: Optional[Profile]) -> List[str]:
+    done = list(tracker.get_slot("steps_done") or [])
+    if profile is not None:
+        done += [s for s in profile.done if s not in done]
+    return done
+
+
+def is_flagged(tracker: Tracker, profile: Optional[Profile]) -> bool:
+    return bool(tracker.get_slot("violence_flag")) or bool(profile and profile.flagged)
+
+
+def consented(tracker: Tracker) -> bool:
+    return tracker.get_slot("consent_storage") is True
+
+
+def _button(title: str, payload: str) -> Dict[str, str]:
+    return {"title": title, "payload": payload}
+
+
+def start_payload(step_id: str) -> str:
+    return '/start_step{"step": "%s"}' % step_id
+
+
+def menu(done: List[str], in_progress: List[str], flagged: bool) -> Tuple[str, List[Dict[str, str]]]:
+    """The menu text (every step of the articles, with its status) and its buttons."""
+    lines = [content.text("menu.header")]
+    buttons: List[Dict[str, str]] = []
+    for group in ("on_your_own", "with_partner"):
+        group_steps = [s for s in content.steps() if s.group == group]
+        if group == "with_partner" and flagged:
+            lines += ["", content.text("menu.partner_closed")]
+            continue
+        lines += ["", content.text(f"menu.group_{group}") + ":"]
+        for step in group_steps:
+            if step.status == content.STATUS_COMING_SOON:
+                status = content.text("menu.status_coming_soon")
+            elif step.status == content.STATUS_SCREEN:
+                status = content.text("menu.status_screen_done")
+            elif step.id in done:
+                status = content.text("menu.status_done")
+            elif step.id in in_progress:
+                status = content.text("menu.status_in_progress")
+            else:
+                status = content.text("menu.status_not_started")
+            lines.append(f"- {step.title} ({status})")
+            if step.available:
+                buttons.append(_button(step.title, start_payload(step.id)))
+    buttons.append(_button(content.text("menu.button_next"), "/what_next"))
+    buttons.append(_button(content.text("menu.button_progress"), "/ask_progress"))
+    if flagged:
+        buttons.append(_button(content.text("menu.button_support"), "/ask_individual_support"))
+    return "\n".join(lines), buttons
+
+
+def send_menu(dispatcher: CollectingDispatcher, tracker: Tracker, profile: Optional[Profile]) -> None:
+    in_progress = profile.in_progress if profile else []
+    text, buttons = menu(done_steps(tracker, profile), in_progress, is_flagged(tracker, profile))
+    dispatcher.utter_message(text=text, buttons=buttons)

@@ -1,0 +1,257 @@
+"""Onboarding: session start, the consent / safe-to-talk / country / screening form, its outcome,
+welcome back, and the settings a user can change later (country, storage consent)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, FollowupAction, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions import common, content
+from bot.actions.common import STORE_ERRORS, parse_region, parse_yes_no
+
+logger = logging.getLogger(__name__)
+
+CONSENT_SLOTS = ["consent_storage", "safe_to_talk", "region"]
+# Screening items (HARK and PVS, see shared/safety.md), with the answer that is positive.
+SCREEN_SLOTS = {
+    "screen_humiliated": True,
+    "screen_afraid": True,
+    "screen_forced": True,
+    "screen_hurt": True,
+    "screen_feels_safe": False,
+    "screen_ex_unsafe": True,
+}
+
+
+def screen_positive(slots: Dict[str, Any]) -> bool:
+    return any(slots.get(name) is positive for name, positive in SCREEN_SLOTS.items())
+
+
+class ActionSessionStart(Action):
+    """Start a session: carry the slots over and restore what the progress store remembers."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        events: List[EventType] = [SessionStarted()]
+        carried = {k: v for k, v in tracker.current_slot_values().items() if v is not None and k != "requested_slot"}
+        events += [SlotSet(k, v) for k, v in carried.items()]
+        profile = common.load_profile(tracker.sender_id)
+        if profile is not None:
+            if profile.flagged:
+                events.append(SlotSet("violence_flag", True))
+            if profile.known and profile.consent:
+                events.append(SlotSet("consent_storage", True))
+                if profile.region:
+                    events.append(SlotSet("region", profile.region))
+                if profile.onboarded:
+                    events.append(SlotSet("onboarded", True))
+                done = list(carried.get("steps_done") or [])
+                done += [s for s in profile.done if s not in done]
+                events.append(SlotSet("steps_done", done))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ValidateOnboardingForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_onboarding_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("safe_to_talk") is False:
+            return ["consent_storage", "safe_to_talk"]
+        if tracker.get_slot("violence_flag"):
+            # A disclosure already said what the screen asks: don't make them answer it again.
+            return list(CONSENT_SLOTS)
+        required = list(CONSENT_SLOTS)
+        for name, positive in SCREEN_SLOTS.items():
+            required.append(name)
+            if tracker.get_slot(name) is positive:
+                break  # one positive answer is enough: stop asking
+        return required
+
+    def _yes_no(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+        answer = parse_yes_no(tracker, value)
+        if answer is None:
+            dispatcher.utter_message(text=content.text("onboarding.unclear_yes_no"))
+        return {slot: answer}
+
+    def validate_consent_storage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                 domain: DomainDict) -> Dict[Text, Any]:
+        result = self._yes_no("consent_storage", value, dispatcher, tracker)
+        if result["consent_storage"] is not None:
+            key = "consent_yes" if result["consent_storage"] else "consent_no"
+            dispatcher.utter_message(text=content.text(f"onboarding.{key}"))
+        return result
+
+    def validate_safe_to_talk(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        return self._yes_no("safe_to_talk", value, dispatcher, tracker)
+
+    def validate_region(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                        domain: DomainDict) -> Dict[Text, Any]:
+        region = parse_region(tracker, value)
+        if region is None:
+            dispatcher.utter_message(text=content.text("onboarding.unclear_region"))
+        return {"region": region}
+
+    # One validator per screening item (rasa-sdk finds them by name).
+    def validate_screen_humiliated(self, value, dispatcher, tracker, domain):
+        return self._yes_no("screen_humiliated", value, dispatcher, tracker)
+
+    def validate_screen_afraid(self, value, dispatcher, tracker, domain):
+        return self._yes_no("screen_afraid", value, dispatcher, tracker)
+
+    def validate_screen_forced(self, value, dispatcher, tracker, domain):
+        return self._yes_no("screen_forced", value, dispatcher, tracker)
+
+    def validate_screen_hurt(self, value, dispatcher, tracker, domain):
+        return self._yes_no("screen_hurt", value, dispatcher, tracker)
+
+    def validate_screen_feels_safe(self, value, dispatcher, tracker, domain):
+        return self._yes_no("screen_feels_safe", value, dispatcher, tracker)
+
+    def validate_screen_ex_unsafe(self, value, dispatcher, tracker, domain):
+        return self._yes_no("screen_ex_unsafe", value, dispatcher, tracker)
+
+
+def _save_onboarding(sender_id: str, consent: bool, region: Optional[str], flagged: bool) -> None:
+    """Write what onboarding decided; a failure is logged and the conversation goes on."""
+    try:
+        store = common.store()
+        if flagged:
+            store.flag(sender_id)
+        store.set_consent(sender_id, consent)
+        if consent:
+            if region:
+                store.set_region(sender_id, region)
+            store.mark_onboarded(sender_id)
+    except STORE_ERRORS:
+        logger.exception("progress store unavailable at the end of onboarding")
+
+
+class ActionOnboardingOutcome(Action):
+    """After the form: pause (not safe to talk), escalate (positive screen) or open the menu."""
+
+    def name(self) -> Text:
+        return "action_onboarding_outcome"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        slots = tracker.current_slot_values()
+        consent = slots.get("consent_storage") is True
+        if slots.get("safe_to_talk") is False:
+            dispatcher.utter_message(text=content.text("onboarding.not_safe_now"))
+            # Ask again next time; keep the consent choice.
+            return [SlotSet("safe_to_talk", None)] + [SlotSet(name, None) for name in SCREEN_SLOTS]
+        flagged = bool(slots.get("violence_flag")) or screen_positive(slots)
+        region = slots.get("region")
+        if region == "other":
+            dispatcher.utter_message(text=content.text("onboarding.region_other"))
+        _save_onboarding(tracker.sender_id, consent, region, flagged)
+        events: List[EventType] = [SlotSet("onboarded", True)]
+        if screen_positive(slots):
+            dispatcher.utter_message(response="utter_escalate_violence")
+            events.append(SlotSet("violence_flag", True))
+        else:
+            dispatcher.utter_message(text=content.text("onboarding.negative_screen"))
+        profile = common.load_profile(tracker.sender_id)
+        text, buttons = common.menu(common.done_steps(tracker, profile), profile.in_progress if profile else [], flagged)
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return events
+
+
+class ActionWelcomeBack(Action):
+    """Greet an onboarded user with where they left off (also after a server restart)."""
+
+    def name(self) -> Text:
+        return "action_welcome_back"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        profile = common.load_profile(tracker.sender_id)
+        done = common.done_steps(tracker, profile)
+        in_progress = [s for s in (profile.in_progress if profile else []) if s not in done]
+        last = content.step_by_id(done[-1]) if done else None
+        if in_progress and content.step_by_id(in_progress[-1]):
+            title = content.step_by_id(in_progress[-1]).title
+            dispatcher.utter_message(text=content.text("welcome_back.returning_in_progress", in_progress=title))
+        elif last:
+            dispatcher.utter_message(text=content.text("welcome_back.returning_with_step", last_done=last.title))
+        else:
+            dispatcher.utter_message(text=content.text("welcome_back.returning_fresh"))
+        common.send_menu(dispatcher, tracker, profile)
+        return []
+
+
+class ActionSetRegion(Action):
+    def name(self) -> Text:
+        return "action_set_region"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        region = parse_region(tracker, tracker.latest_message.get("text"))
+        if region is None:
+            dispatcher.utter_message(response="utter_choose_region")
+            return []
+        if region == "other":
+            dispatcher.utter_message(text=content.text("onboarding.region_other"))
+        else:
+            dispatcher.utter_message(text=content.text("onboarding.region_set", region_name=content.REGION_NAMES[region]))
+        if common.consented(tracker):
+            try:
+                common.store().set_region(tracker.sender_id, region)
+            except STORE_ERRORS:
+                logger.exception("progress store unavailable while saving the region")
+        return [SlotSet("region", region)]
+
+
+class ActionSetConsent(Action):
+    def name(self) -> Text:
+        return "action_set_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        give = common.latest_intent(tracker) == "give_storage_consent"
+        try:
+            store = common.store()
+            store.set_consent(tracker.sender_id, give)
+            if give:
+                if tracker.get_slot("region"):
+                    store.set_region(tracker.sender_id, tracker.get_slot("region"))
+                if tracker.get_slot("onboarded"):
+                    store.mark_onboarded(tracker.sender_id)
+        except STORE_ERRORS:
+            logger.exception("progress store unavailable while changing consent")
+            dispatcher.utter_message(text=content.text("consent.given_failed" if give else "consent.withdrawn_failed"))
+            # Not storing from now on holds even when deleting failed.
+            return [] if give else [SlotSet("consent_storage", False)]
+        dispatcher.utter_message(text=content.text("consent.given" if give else "consent.withdrawn"))
+        return [SlotSet("consent_storage", give)]
+
+
+def start_onboarding() -> List[EventType]:
+    """For actions reached before onboarding: introduce the bot and run the form first."""
+    return [FollowupAction("onboarding_form")]
+
+
+class AskOnboardingQuestion(Action):
+    """Asks one onboarding question with its buttons (texts in bot/content/messages.yml)."""
+
+    slot: Text = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        question = content.messages()["questions"][self.slot]
+        dispatcher.utter_message(text=question["text"], buttons=question.get("buttons") or [])
+        return []
+
+
+# rasa-sdk registers every Action subclass with a name; one per question of the form.
+for _slot in CONSENT_SLOTS + list(SCREEN_SLOTS):
+    _cls_name = "Ask" + "".join(part.title() for part in _slot.split("_"))
+    globals()[_cls_name] = type(_cls_name, (AskOnboardingQuestion,), {"slot": _slot})

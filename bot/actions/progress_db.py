@@ -1,0 +1,258 @@
+"""The progress log: SQLAlchemy models and a small data-access class keyed by the sender id.
+
+Actions never write SQL themselves; they call `ProgressStore`. No engine or session exists at
+import time (the action server imports every module at start-up): engines are created on first
+use and cached per URL, and each call opens its own session and transaction, rolled back on error.
+
+The URL comes from PROGRESS_DB_URL (default: a SQLite file under var/, which git ignores).
+The schema is managed by Alembic (migrations/); `python -m bot.actions.progress_db upgrade`
+applies it.
+
+What is stored: consent, region, steps started and completed with timestamps, reflective answers,
+and the safety flag. Never any detail of a disclosure. When the user declined storing, only the
+safety flag is written.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, declarative_base
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_URL = f"sqlite:///{REPO_ROOT / 'var' / 'progress.db'}"
+MAX_ANSWER_CHARS = 4000
+
+Base = declarative_base()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class User(Base):
+    __tablename__ = "users"
+    sender_id = Column(String(255), primary_key=True)
+    consent = Column(Boolean, nullable=False)
+    region = Column(String(8), nullable=True)
+    onboarded_at = Column(DateTime, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SafetyFlag(Base):
+    """One row per flagged user: that a violence signal was seen, and when. No details."""
+
+    __tablename__ = "safety_flags"
+    sender_id = Column(String(255), primary_key=True)
+    flagged_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class StepProgress(Base):
+    __tablename__ = "step_progress"
+    __table_args__ = (UniqueConstraint("sender_id", "step_id", name="uq_step_progress_sender_step"),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), ForeignKey("users.sender_id", ondelete="CASCADE"), nullable=False, index=True)
+    step_id = Column(String(64), nullable=False)
+    started_at = Column(DateTime, nullable=False, default=utcnow)
+    completed_at = Column(DateTime, nullable=True)
+
+
+class Reflection(Base):
+    __tablename__ = "reflections"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), ForeignKey("users.sender_id", ondelete="CASCADE"), nullable=False, index=True)
+    step_id = Column(String(64), nullable=False)
+    answer = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+@dataclass
+class StepState:
+    step_id: str
+    started_at: dt.datetime
+    completed_at: Optional[dt.datetime]
+
+
+@dataclass
+class Profile:
+    sender_id: str
+    known: bool = False
+    consent: Optional[bool] = None
+    region: Optional[str] = None
+    onboarded: bool = False
+    flagged: bool = False
+    steps: Dict[str, StepState] = field(default_factory=dict)
+    answers: List[Dict[str, object]] = field(default_factory=list)
+
+    @property
+    def done(self) -> List[str]:
+        finished = [s for s in self.steps.values() if s.completed_at]
+        return [s.step_id for s in sorted(finished, key=lambda s: s.completed_at)]
+
+    @property
+    def in_progress(self) -> List[str]:
+        return [s.step_id for s in self.steps.values() if not s.completed_at]
+
+
+def database_url() -> str:
+    return os.environ.get("PROGRESS_DB_URL") or DEFAULT_URL
+
+
+@functools.lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
+    kwargs = {"future": True, "pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url, **kwargs)
+
+
+class ProgressStore:
+    """Progress of one installation, by sender id. Cheap to create; the engine is shared."""
+
+    def __init__(self, url: Optional[str] = None, engine: Optional[Engine] = None) -> None:
+        self.url = url or database_url()
+        self._given_engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._given_engine or _engine(self.url)
+
+    def _session(self) -> Iterator[Session]:
+        return Session(self.engine, future=True)
+
+    # ------------------------------------------------------------------ reads
+    def profile(self, sender_id: str) -> Profile:
+        with self._session() as session:
+            user = session.get(User, sender_id)
+            flagged = session.get(SafetyFlag, sender_id) is not None
+            profile = Profile(sender_id=sender_id, flagged=flagged)
+            if user is None:
+                return profile
+            profile.known = True
+            profile.consent = user.consent
+            profile.region = user.region
+            profile.onboarded = user.onboarded_at is not None
+            rows = session.execute(select(StepProgress).where(StepProgress.sender_id == sender_id)).scalars()
+            profile.steps = {r.step_id: StepState(r.step_id, r.started_at, r.completed_at) for r in rows}
+            answers = session.execute(
+                select(Reflection).where(Reflection.sender_id == sender_id).order_by(Reflection.created_at, Reflection.id)
+            ).scalars()
+            profile.answers = [{"step_id": a.step_id, "answer": a.answer, "created_at": a.created_at} for a in answers]
+            return profile
+
+    def is_flagged(self, sender_id: str) -> bool:
+        with self._session() as session:
+            return session.get(SafetyFlag, sender_id) is not None
+
+    # ------------------------------------------------------------------ writes
+    def flag(self, sender_id: str) -> None:
+        """Record that a violence signal was seen. Written even without consent; never cleared here."""
+        with self._session() as session, session.begin():
+            if session.get(SafetyFlag, sender_id) is None:
+                session.add(SafetyFlag(sender_id=sender_id))
+
+    def set_consent(self, sender_id: str, consent: bool) -> None:
+        """Record the choice. Saying no deletes any stored progress (the safety flag stays)."""
+        with self._session() as session, session.begin():
+            if consent:
+                user = session.get(User, sender_id)
+                if user is None:
+                    session.add(User(sender_id=sender_id, consent=True))
+                else:
+                    user.consent = True
+            else:
+                session.execute(delete(Reflection).where(Reflection.sender_id == sender_id))
+                session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
+                session.execute(delete(User).where(User.sender_id == sender_id))
+
+    def _consenting_user(self, session: Session, sender_id: str) -> Optional[User]:
+        user = session.get(User, sender_id)
+        return user if user is not None and user.consent else None
+
+    def set_region(self, sender_id: str, region: str) -> bool:
+        with self._session() as session, session.begin():
+            user = self._consenting_user(session, sender_id)
+            if user is None:
+                return False
+            user.region = region
+            return True
+
+    def mark_onboarded(self, sender_id: str) -> bool:
+        with self._session() as session, session.begin():
+            user = self._consenting_user(session, sender_id)
+            if user is None:
+                return False
+            if user.onboarded_at is None:
+                user.onboarded_at = utcnow()
+            return True
+
+    def start_step(self, sender_id: str, step_id: str) -> bool:
+        with self._session() as session, session.begin():
+            if self._consenting_user(session, sender_id) is None:
+                return False
+            row = session.execute(
+                select(StepProgress).where(StepProgress.sender_id == sender_id, StepProgress.step_id == step_id)
+            ).scalar_one_or_none()
+            if row is None:
+                session.add(StepProgress(sender_id=sender_id, step_id=step_id))
+            return True
+
+    def complete_step(self, sender_id: str, step_id: str, answer: str) -> bool:
+        """Store the answer and mark the step done, in one transaction (all or nothing)."""
+        with self._session() as session, session.begin():
+            if self._consenting_user(session, sender_id) is None:
+                return False
+            now = utcnow()
+            row = session.execute(
+                select(StepProgress).where(StepProgress.sender_id == sender_id, StepProgress.step_id == step_id)
+            ).scalar_one_or_none()
+            if row is None:
+                row = StepProgress(sender_id=sender_id, step_id=step_id, started_at=now)
+                session.add(row)
+            row.completed_at = now
+            session.add(Reflection(sender_id=sender_id, step_id=step_id, answer=answer[:MAX_ANSWER_CHARS], created_at=now))
+            return True
+
+
+def upgrade(url: Optional[str] = None) -> None:
+    """Apply the Alembic migrations to `url` (default: PROGRESS_DB_URL)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    config.attributes["url"] = url or database_url()
+    _engine(config.attributes["url"])  # creates the SQLite directory if needed
+    command.upgrade(config, "head")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["upgrade"]:
+        upgrade()
+        print(f"progress database at head: {database_url()}")
+    else:
+        print("usage: python -m bot.actions.progress_db upgrade")
+        sys.exit(2)

@@ -1,0 +1,102 @@
+"""The safety gate: a Rasa NLU component that checks every message for danger.
+
+It runs after DIET and before FallbackClassifier (see config.yml). When the danger patterns
+(bot/nlp/danger_patterns.yml) match, it forces the danger intent of the most urgent tier with
+confidence 1.0 and rewrites the intent ranking, so neither FallbackClassifier's threshold and
+ambiguity checks nor the dialogue policies can send a disclosure anywhere else. When DIET itself
+puts a danger intent on top (a paraphrase the patterns miss) with at least
+`diet_danger_min_confidence`, that prediction is kept and lifted above the fallback threshold.
+
+The decision never depends on an action server or a database.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlp.danger import DANGER_INTENTS, DangerDetector, default_detector
+
+logger = logging.getLogger(__name__)
+
+SAFETY_KEY = "safety"
+
+
+def override_intent(message: Message, intent_name: Text, source: Text, tier: Optional[Text] = None,
+                    categories: Optional[List[Text]] = None) -> None:
+    """Force `intent_name` as the message's intent and put it alone on top of the ranking."""
+    previous = message.get(INTENT_RANKING_KEY) or []
+    ranking = [{INTENT_NAME_KEY: intent_name, PREDICTED_CONFIDENCE_KEY: 1.0}]
+    ranking += [
+        {INTENT_NAME_KEY: r[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: 0.0}
+        for r in previous
+        if r.get(INTENT_NAME_KEY) != intent_name
+    ]
+    message.set(INTENT, {INTENT_NAME_KEY: intent_name, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+    # Only the tier and categories: never the text or what matched.
+    message.set(
+        SAFETY_KEY,
+        {"source": source, "tier": tier, "categories": list(categories or [])},
+        add_to_output=True,
+    )
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class SafetyGate(GraphComponent):
+    """Detects danger in every message and overrides the intent (see module docstring)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"diet_danger_min_confidence": 0.35}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["spacy"]
+
+    def __init__(self, config: Dict[Text, Any], detector: Optional[DangerDetector] = None) -> None:
+        self._config = {**self.get_default_config(), **(config or {})}
+        self._detector = detector
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SafetyGate":
+        return cls(config)
+
+    @property
+    def detector(self) -> DangerDetector:
+        if self._detector is None:
+            self._detector = default_detector()
+        return self._detector
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self.check(message)
+        return messages
+
+    def check(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        result = self.detector.detect(text)
+        if result.is_danger:
+            override_intent(message, result.intent, "patterns", result.tier, list(result.categories))
+            return
+        intent = message.get(INTENT) or {}
+        name = intent.get(INTENT_NAME_KEY)
+        confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+        if name in DANGER_INTENTS and confidence >= self._config["diet_danger_min_confidence"]:
+            override_intent(message, name, "classifier")

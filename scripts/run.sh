@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server (or `rasa shell` with "shell"); stop both on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+.venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}" &
+pids+=($!)
+model="bot/models/reluctant-partner-coach.tar.gz"
+if [ "$mode" = shell ]; then
+  .venv/bin/rasa shell --model "$model" --endpoints endpoints.yml
+else
+  echo "starting Rasa on http://localhost:${RASA_PORT:-5005} (POST /webhooks/rest/webhook); Ctrl-C stops both servers"
+  .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
+    --port "${RASA_PORT:-5005}" --cors "*" &
+  pids+=($!)
+  wait -n "${pids[@]}"
+fi

@@ -1,0 +1,121 @@
+"""The danger detector on its own: no Rasa, no trained model."""
+import pytest
+
+from bot.nlp import danger
+from bot.nlp.danger import DangerDetector, PatternError, compile_pattern, default_detector, evaluate, load_config
+from tests.conftest import load_eval
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return default_detector()
+
+
+@pytest.mark.parametrize(
+    "text, tier",
+    [
+        ("he hit me last night", "violence"),
+        ("My husband slapped me", "violence"),
+        ("she threatened to kill me", "immediate_danger"),
+        ("he choked me until I passed out", "immediate_danger"),
+        ("he has a gun and said he'd use it", "immediate_danger"),
+        ("he's outside my door right now banging on it", "immediate_danger"),
+        ("I'm scared of him", "violence"),
+        ("he tracks my phone and reads all my messages", "violence"),
+        ("he won't let me see my friends", "violence"),
+        ("she forced me to have sex", "violence"),
+        ("I want to die", "self_harm"),
+        ("i dont want to be here anymore", "self_harm"),
+        ("I've been thinking about killing myself", "self_harm"),
+        ("he hits the kids", "child_at_risk"),
+        ("he beats me and I want to end my life", "immediate_danger"),
+        ("He’ll kill me if I go to therapy", "immediate_danger"),
+    ],
+)
+def test_explicit_danger_gets_its_tier(detector, text, tier):
+    assert detector.detect(text).tier == tier
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I hit a wall trying to convince him",
+        "he's killing me with his stubbornness",
+        "we fight about money",
+        "I could kill him for eating my fries",
+        "this budget is killing me",
+        "I'm dying to try couples therapy",
+        "she shot down my idea",
+        "he threw me under the bus at dinner",
+        "hit me up when you're free",
+        "my partner says therapy is for crazy people",
+        "I'm afraid he'll say no to therapy",
+        "how much does a session cost",
+        "",
+        "   ",
+    ],
+)
+def test_ordinary_conflict_and_idioms_do_not_escalate(detector, text):
+    assert not detector.detect(text).is_danger
+
+
+def test_violence_signal_and_categories(detector):
+    result = detector.detect("he pushed me down the stairs")
+    assert result.violence_signal
+    assert result.categories == ("physical",)
+    assert not detector.detect("I want to die").violence_signal
+
+
+def test_result_never_carries_the_whole_message(detector):
+    text = "he hit me and my address is 12 Elm Street"
+    result = detector.detect(text)
+    assert all(len(m.text) < len(text) for m in result.matches)
+
+
+def test_pattern_language():
+    groups = {"ME": ["me", "=us"]}
+    patterns = compile_pattern("hit ~2 @ME", groups)
+    assert patterns == [
+        [{"LEMMA": {"IN": ["hit"]}}, {"OP": "?"}, {"OP": "?"}, {"LEMMA": {"IN": ["me"]}}],
+        [{"LEMMA": {"IN": ["hit"]}}, {"OP": "?"}, {"OP": "?"}, {"LOWER": {"IN": ["us"]}}],
+    ]
+    phrases = compile_pattern("=a [=b =c|=d]", {})
+    assert [[t["LOWER"]["IN"][0] for t in p] for p in phrases] == [["a", "b", "c"], ["a", "d"]]
+
+
+@pytest.mark.parametrize("bad", ["~2 hit", "hit ~2", "=don't", "@NOPE", "[a|b", ""])
+def test_pattern_language_rejects_mistakes(bad):
+    with pytest.raises(PatternError):
+        compile_pattern(bad, {})
+
+
+def test_config_rejects_unknown_category(detector):
+    config = load_config()
+    config["rules"] = [{"id": "x", "category": "nope", "match": "hit"}]
+    with pytest.raises(PatternError):
+        DangerDetector(detector.nlp, config)
+
+
+def test_patterns_alone_on_the_development_sets(detector):
+    """Figures of the patterns alone (DIET adds the rest; see tests/integration)."""
+    danger_items = load_eval("danger_eval.yml")
+    benign_items = load_eval("benign_eval.yml")
+    assert len(danger_items) >= 150 and len(benign_items) >= 150
+    report = evaluate(detector, [i["text"] for i in danger_items], [i["text"] for i in benign_items])
+    explicit = [i["text"] for i in danger_items if i["kind"] == "explicit"]
+    missed_explicit = [t for t in explicit if not detector.detect(t).is_danger]
+    assert missed_explicit == []
+    assert report["recall"] >= 0.95, report["missed"]
+    assert report["false_positive_rate"] <= 0.02, report["false_positives"]
+
+
+def test_detection_is_fast_enough_to_run_on_every_message(detector):
+    import time
+
+    texts = [i["text"] for i in load_eval("benign_eval.yml")]
+    start = time.perf_counter()
+    for text in texts:
+        detector.detect(text)
+    per_message = (time.perf_counter() - start) / len(texts)
+    # A sanity bound, not a benchmark (figures: bench/ and the issue notes).
+    assert per_message < 0.05

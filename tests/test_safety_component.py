@@ -1,0 +1,79 @@
+"""The Rasa NLU safety component, without a trained model."""
+import pytest
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.safety import SAFETY_KEY, SafetyGate
+
+
+def message(text, intent="describe_conflict", confidence=0.9, ranking=None):
+    msg = Message(data={TEXT: text})
+    msg.set(INTENT, {"name": intent, "confidence": confidence})
+    msg.set(
+        INTENT_RANKING_KEY,
+        ranking
+        or [
+            {"name": intent, "confidence": confidence},
+            {"name": "nlu_fallback", "confidence": 0.05},
+            {"name": "greet", "confidence": 1 - confidence - 0.05},
+        ],
+    )
+    return msg
+
+
+@pytest.fixture(scope="module")
+def gate():
+    return SafetyGate({})
+
+
+def test_disclosure_overrides_intent_and_ranking(gate):
+    msg = message("he hit me again and I'm scared", intent="greet", confidence=0.97)
+    gate.process([msg])
+    assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 1.0}
+    ranking = msg.get(INTENT_RANKING_KEY)
+    assert ranking[0] == {"name": "disclose_violence", "confidence": 1.0}
+    assert all(r["confidence"] == 0.0 for r in ranking[1:])
+    assert msg.get(SAFETY_KEY)["tier"] == "violence"
+    assert "text" not in msg.get(SAFETY_KEY)
+
+
+def test_low_confidence_does_not_matter(gate):
+    """A disclosure that DIET barely understood still escalates: the fallback never sees it."""
+    msg = message("i want to die", intent="greet", confidence=0.12)
+    gate.process([msg])
+    assert msg.get(INTENT)["name"] == "disclose_self_harm"
+    assert msg.get(INTENT)["confidence"] == 1.0
+
+
+def test_benign_message_is_left_alone(gate):
+    msg = message("we fight about money", confidence=0.8)
+    before = dict(msg.get(INTENT))
+    gate.process([msg])
+    assert msg.get(INTENT) == before
+    assert msg.get(SAFETY_KEY) is None
+
+
+def test_classifier_danger_is_lifted_above_the_fallback_threshold(gate):
+    msg = message("I wear long sleeves in summer so nobody asks", intent="disclose_violence", confidence=0.45)
+    gate.process([msg])
+    assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 1.0}
+    assert msg.get(SAFETY_KEY)["source"] == "classifier"
+
+
+def test_very_unsure_classifier_danger_is_not_forced(gate):
+    msg = message("blue", intent="disclose_violence", confidence=0.2)
+    gate.process([msg])
+    assert msg.get(INTENT)["confidence"] == 0.2
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00\x01", "😀😀", "ملاحظة", "<script>alert(1)</script>", "x" * 20000])
+def test_odd_input_never_crashes(gate, text):
+    gate.process([message(text)])
+
+
+def test_registered_for_the_default_recipe():
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+
+    assert SafetyGate in DefaultV1Recipe._registered_components.values() or any(
+        c.clazz is SafetyGate for c in DefaultV1Recipe._registered_components.values()
+    )
