@@ -54,16 +54,27 @@ def test_benign_message_is_left_alone(gate):
 
 
 def test_classifier_danger_is_lifted_above_the_fallback_threshold(gate):
-    msg = message("I wear long sleeves in summer so nobody asks", intent="disclose_violence", confidence=0.45)
+    msg = message("I sleep with my keys under the pillow now", intent="disclose_violence", confidence=0.45)
     gate.process([msg])
     assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 1.0}
     assert msg.get(SAFETY_KEY)["source"] == "classifier"
 
 
 def test_very_unsure_classifier_danger_is_not_forced(gate):
-    msg = message("blue", intent="disclose_violence", confidence=0.2)
+    msg = message("I am scared, I guess", intent="disclose_violence", confidence=0.2)
     gate.process([msg])
-    assert msg.get(INTENT)["confidence"] == 0.2
+    assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 0.2}
+
+
+def test_classifier_danger_without_any_risk_word_is_demoted(gate):
+    """DIET's danger intents also fire on ordinary talk; alone, with no risk word, they don't count."""
+    ranking = [{"name": "disclose_violence", "confidence": 0.95}, {"name": "describe_conflict", "confidence": 0.04},
+               {"name": "disclose_self_harm", "confidence": 0.01}]
+    msg = message("he won't listen to me", intent="disclose_violence", confidence=0.95, ranking=ranking)
+    gate.process([msg])
+    assert msg.get(INTENT) == {"name": "describe_conflict", "confidence": 0.04}
+    assert [r["name"] for r in msg.get(INTENT_RANKING_KEY)] == ["describe_conflict"]
+    assert msg.get(SAFETY_KEY) is None
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\x00\x01", "😀😀", "ملاحظة", "<script>alert(1)</script>", "x" * 20000])

@@ -56,6 +56,8 @@ class DangerResult:
     tier: Optional[str]
     categories: Tuple[str, ...] = ()
     matches: Tuple[DangerMatch, ...] = field(default_factory=tuple)
+    # Risk-relevant words too ambiguous to escalate alone (see `weak_evidence` in the patterns).
+    weak_evidence: bool = False
 
     @property
     def is_danger(self) -> bool:
@@ -77,6 +79,8 @@ class PatternError(ValueError):
 
 def _element(token: str, groups: Dict[str, List[str]]) -> Dict[str, Any]:
     """Compile one element of the pattern language into a Matcher token spec."""
+    if token.startswith("~"):
+        raise PatternError(f"{token!r}: a gap is ~1 to ~6")
     optional = token.startswith("?")
     if optional:
         token = token[1:]
@@ -220,6 +224,13 @@ class DangerDetector:
         groups = {k: list(v) for k, v in (config.get("groups") or {}).items()}
         self.matcher = Matcher(nlp.vocab)
         self.unless_matcher = Matcher(nlp.vocab)
+        self.weak_matcher = Matcher(nlp.vocab)
+        self.weak_unless_matcher = Matcher(nlp.vocab)
+        weak = config.get("weak_evidence") or {}
+        if weak.get("match"):
+            self.weak_matcher.add("weak", _compile_all(weak["match"], groups))
+        if weak.get("unless"):
+            self.weak_unless_matcher.add("weak_unless", _compile_all(weak["unless"], groups))
         self.rules: Dict[str, Dict[str, Any]] = {}
         for rule in config["rules"]:
             rule_id = rule["id"]
@@ -255,7 +266,7 @@ class DangerDetector:
                 text=doc[start:end].text,
             )
         if not found:
-            return DangerResult(tier=None)
+            return DangerResult(tier=None, weak_evidence=self._weak_evidence(doc))
         matches = tuple(found.values())
         tiers = {m.tier for m in matches}
         if TIER_SELF_HARM in tiers and tiers & VIOLENCE_TIERS:
@@ -265,7 +276,13 @@ class DangerDetector:
         else:
             tier = next(t for t in self.tier_priority if t in tiers)
         categories = tuple(sorted({m.category for m in matches}))
-        return DangerResult(tier=tier, categories=categories, matches=matches)
+        return DangerResult(tier=tier, categories=categories, matches=matches, weak_evidence=True)
+
+    def _weak_evidence(self, doc) -> bool:
+        excluded = [(s, e) for _, s, e in self.weak_unless_matcher(doc)]
+        return any(
+            not any(s < end and start < e for s, e in excluded) for _, start, end in self.weak_matcher(doc)
+        )
 
 
 def load_config(path: Path = PATTERNS_FILE) -> Dict[str, Any]:

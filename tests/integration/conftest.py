@@ -43,7 +43,11 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
 
 @pytest.fixture(scope="session")
 def event_loop():
+    """One loop for the session-wide Agent (Rasa installs uvloop's policy: set it as current)."""
+    import rasa.core.agent  # noqa: F401  (installs uvloop's policy first, which drops any current loop)
+
     loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     yield loop
     loop.close()
 
