@@ -11,6 +11,8 @@ stop() {
 }
 trap stop EXIT INT TERM
 
+# The action server applies the progress database's migrations before it starts.
+.venv/bin/python -m bot.actions.progress_db upgrade
 .venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}" &
 pids+=($!)
 model="bot/models/reluctant-partner-coach.tar.gz"
