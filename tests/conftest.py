@@ -58,7 +58,7 @@ def make_tracker(
     base = {
         "violence_flag": False,
         "onboarded": False,
-        "region": "US",
+        "region": None,
         "consent_storage": None,
         "steps_done": [],
     }

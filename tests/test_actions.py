@@ -53,6 +53,12 @@ async def test_screen_stops_at_the_first_positive_answer(tracker_factory, dispat
     assert "screen_forced" not in required
 
 
+def test_onboarding_asks_for_the_country(domain):
+    """The region slot must start empty, or the form would never ask (US is the replies' default)."""
+    assert "initial_value" not in domain["slots"]["region"]
+    assert "region" in domain["forms"]["onboarding_form"]["required_slots"]
+
+
 async def test_not_safe_to_talk_ends_the_form(tracker_factory, dispatcher, domain):
     form = onboarding.ValidateOnboardingForm()
     tracker = tracker_factory(slots={"safe_to_talk": False})
