@@ -20,7 +20,8 @@ from tests.safety_harness import evaluate
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SETS = {
     "development (tests/safety/danger_eval.yml, benign_eval.yml)": ("danger_eval.yml", "benign_eval.yml"),
-    "held out (tests/safety/holdout_danger.yml, holdout_benign.yml)": ("holdout_danger.yml", "holdout_benign.yml"),
+    "first held-out set, now seen (tests/safety/holdout_danger.yml, holdout_benign.yml)": ("holdout_danger.yml", "holdout_benign.yml"),
+    "second held-out set, now seen (tests/safety/holdout2_danger.yml, holdout2_benign.yml)": ("holdout2_danger.yml", "holdout2_benign.yml"),
 }
 
 
