@@ -137,7 +137,7 @@ class ActionAskReflectionAnswer(Action):
         question = _variant(step.question, tracker, step.id) if step else ""
         dispatcher.utter_message(
             text=question or content.text("step.unknown"),
-            buttons=[{"title": "Skip for now", "payload": "/skip"}],
+            buttons=[{"title": content.text("step.button_skip"), "payload": "/skip"}],
         )
         return []
 

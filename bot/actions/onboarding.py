@@ -6,7 +6,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, FollowupAction, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -230,11 +230,6 @@ class ActionSetConsent(Action):
             return [] if give else [SlotSet("consent_storage", False)]
         dispatcher.utter_message(text=content.text("consent.given" if give else "consent.withdrawn"))
         return [SlotSet("consent_storage", give)]
-
-
-def start_onboarding() -> List[EventType]:
-    """For actions reached before onboarding: introduce the bot and run the form first."""
-    return [FollowupAction("onboarding_form")]
 
 
 class AskOnboardingQuestion(Action):

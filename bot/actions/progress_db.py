@@ -20,7 +20,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 from sqlalchemy import (
     Boolean,
@@ -140,7 +140,7 @@ class ProgressStore:
     def engine(self) -> Engine:
         return self._given_engine or _engine(self.url)
 
-    def _session(self) -> Iterator[Session]:
+    def _session(self) -> Session:
         return Session(self.engine, future=True)
 
     # ------------------------------------------------------------------ reads

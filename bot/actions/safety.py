@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common
+from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class ActionLogSafetyFlag(Action):
             # The slot still closes the partner path for this conversation.
             logger.error("progress store unavailable: safety flag kept in the conversation only")
         dispatcher.utter_message(
-            text="Whenever you're ready, I can show you support that is just for you.",
-            buttons=[{"title": "Support for me", "payload": "/ask_individual_support"}],
+            text=content.text("safety.offer_support"),
+            buttons=[{"title": content.text("menu.button_support"), "payload": "/ask_individual_support"}],
         )
         return [SlotSet("violence_flag", True)]

@@ -76,7 +76,8 @@ class SafetyGate(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "SafetyGate":
-        return cls(config)
+        # Load the spaCy pipeline and compile the patterns with the model, not on the first message.
+        return cls(config, default_detector())
 
     @property
     def detector(self) -> DangerDetector:
