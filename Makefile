@@ -73,7 +73,6 @@ run: train
 	scripts/run.sh
 
 actions: setup
-	$(PY) -m bot.actions.progress_db upgrade
 	$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
 
 shell: train

@@ -254,7 +254,7 @@ class DangerDetector:
         found: Dict[str, DangerMatch] = {}
         for match_id, start, end in self.matcher(doc):
             rule_id = vocab[match_id]
-            if any(s < end and start < e for s, e in exceptions.get(rule_id, [])):
+            if _overlaps((start, end), exceptions.get(rule_id, [])):
                 continue
             if rule_id in found:
                 continue
@@ -280,9 +280,13 @@ class DangerDetector:
 
     def _weak_evidence(self, doc) -> bool:
         excluded = [(s, e) for _, s, e in self.weak_unless_matcher(doc)]
-        return any(
-            not any(s < end and start < e for s, e in excluded) for _, start, end in self.weak_matcher(doc)
-        )
+        return any(not _overlaps((s, e), excluded) for _, s, e in self.weak_matcher(doc))
+
+
+def _overlaps(span: Tuple[int, int], others: Sequence[Tuple[int, int]]) -> bool:
+    """True when the token span shares a token with any of `others` (an `unless` match)."""
+    start, end = span
+    return any(s < end and start < e for s, e in others)
 
 
 def load_config(path: Path = PATTERNS_FILE) -> Dict[str, Any]:
