@@ -11,6 +11,8 @@ stop() {
 }
 trap stop EXIT INT TERM
 
+# A broken practice settings file stops here with the bad field named.
+.venv/bin/python -m bot.content.practice check
 # The action server applies the progress database's migrations before it starts.
 .venv/bin/python -m bot.actions.progress_db upgrade
 .venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}" &

@@ -7,7 +7,7 @@ from bot.actions.common import SKIP_SENTINEL, menu, parse_region, parse_yes_no
 
 ONBOARDED = {"onboarded": True, "consent_storage": True}
 ALL_STEP_TITLES = [s.title for s in content.steps()]
-PARTNER_STEPS = [s for s in content.steps() if s.partner_path]
+CLOSED_AFTER_FLAG = [s for s in content.steps() if not s.open_after_flag]
 
 
 def texts(dispatcher):
@@ -77,12 +77,11 @@ NEGATIVE_SCREEN = {"consent_storage": True, "safe_to_talk": True, "region": "US"
                    "screen_feels_safe": True, "screen_ex_unsafe": False}
 
 
-async def test_negative_screen_opens_the_menu_with_every_step(tracker_factory, dispatcher, domain, store):
+async def test_negative_screen_opens_the_menu_with_every_group(tracker_factory, dispatcher, domain, store):
     events = await onboarding.ActionOnboardingOutcome().run(dispatcher, tracker_factory("n1", NEGATIVE_SCREEN), domain)
     assert slot_events(events) == {"onboarded": True}
-    for title in ALL_STEP_TITLES:
-        assert title in texts(dispatcher)
-    assert "coming soon" in texts(dispatcher)
+    for group in content.GROUPS:
+        assert '/show_menu{"group": "%s"}' % group in payloads(dispatcher)
     assert responses(dispatcher) == []
     profile = store.profile("n1")
     assert profile.onboarded and profile.consent and profile.region == "US" and not profile.flagged
@@ -94,7 +93,7 @@ async def test_positive_screen_escalates_and_flags(tracker_factory, dispatcher, 
     assert responses(dispatcher) == ["utter_escalate_violence"]
     assert slot_events(events)["violence_flag"] is True
     assert store.is_flagged("p1")
-    for step in PARTNER_STEPS:
+    for step in CLOSED_AFTER_FLAG:
         assert '"%s"' % step.id not in " ".join(payloads(dispatcher))
     assert "/ask_individual_support" in payloads(dispatcher)
 
@@ -160,20 +159,25 @@ async def test_ask_actions_exist_for_every_form_question(dispatcher, tracker_fac
 
 
 # ---------------------------------------------------------------- menu and steps
-def test_menu_lists_every_step_and_marks_status():
+def test_menu_lists_the_groups_with_counts_and_a_group_lists_its_steps():
     text, buttons = menu(done=["accountability"], in_progress=["budget"], flagged=False)
-    for title in ALL_STEP_TITLES:
-        assert title in text
+    assert "On your own: 2 of 5 done" in text  # accountability, and the screen done at the start
+    assert [b["payload"] for b in buttons[:len(content.GROUPS)]] == ['/show_menu{"group": "%s"}' % g for g in content.GROUPS]
+    text, buttons = menu(done=["accountability"], in_progress=["budget"], flagged=False, group="on_your_own")
     assert "Hold yourself accountable (done)" in text
-    assert "Consider your budget (in progress)" in text or "budget (in progress)" in text.lower()
-    assert all('"%s"' % s.id not in b["payload"] for s in PARTNER_STEPS for b in buttons)
+    assert "Consider your budget (in progress)" in text
+    assert '/start_step{"step": "homework"}' in [b["payload"] for b in buttons]
+    every_group = "\n".join(menu([], [], False, g)[0] for g in content.GROUPS)
+    for title in ALL_STEP_TITLES:
+        assert title in every_group
 
 
-def test_flagged_menu_closes_the_partner_path():
-    text, buttons = menu(done=[], in_progress=[], flagged=True)
-    for step in PARTNER_STEPS:
+@pytest.mark.parametrize("group", (None,) + content.GROUPS)
+def test_flagged_menu_closes_the_partner_path(group):
+    text, buttons = menu(done=[], in_progress=[], flagged=True, group=group)
+    for step in CLOSED_AFTER_FLAG:
         assert step.title not in text
-    assert "closed" in text
+        assert all('"%s"' % step.id not in b["payload"] for b in buttons)
     assert {"title": "Support for me", "payload": "/ask_individual_support"} in buttons
 
 
@@ -187,14 +191,32 @@ async def test_start_step_explains_and_opens_the_question(tracker_factory, dispa
     assert store.profile("c1").in_progress == ["budget"]
 
 
-async def test_coming_soon_step_is_never_faked(tracker_factory, dispatcher, domain):
-    tracker = tracker_factory("c2", dict(ONBOARDED), entities=[{"entity": "step", "value": "stigma"}])
+@pytest.mark.parametrize("step", [s for s in content.steps() if s.available])
+async def test_every_step_explains_in_order_then_asks(tracker_factory, dispatcher, domain, step):
+    tracker = tracker_factory("c2", dict(ONBOARDED), entities=[{"entity": "step", "value": step.id}])
     events = await coaching.ActionStartStep().run(dispatcher, tracker, domain)
-    assert slot_events(events) == {"step_ready": False}
-    assert "coming soon" in texts(dispatcher)
+    assert slot_events(events)["step_ready"] is True and slot_events(events)["active_step"] == step.id
+    sent = [m["text"] for m in dispatcher.messages]
+    assert sent[0] == f"{step.title}\n{step.explain[0]}" and sent[1:len(step.explain)] == step.explain[1:]
 
 
-@pytest.mark.parametrize("step", [s.id for s in PARTNER_STEPS])
+async def test_budget_step_adds_the_practice_rates_as_estimates(tracker_factory, dispatcher, domain):
+    tracker = tracker_factory("c3", dict(ONBOARDED), entities=[{"entity": "step", "value": "budget"}])
+    await coaching.ActionStartStep().run(dispatcher, tracker, domain)
+    text = texts(dispatcher)
+    assert "$140" in text and "$60" in text and "12 sessions" in text and "$1,740" in text
+    assert "estimates" in text and "insurer" in text and "https://example.org/book" in text
+
+
+async def test_budget_for_a_flagged_user_prices_sessions_on_their_own(tracker_factory, dispatcher, domain):
+    tracker = tracker_factory("c4", dict(ONBOARDED, violence_flag=True), entities=[{"entity": "step", "value": "budget"}])
+    await coaching.ActionStartStep().run(dispatcher, tracker, domain)
+    assert "$110" in texts(dispatcher)
+    estimate = coaching.budget_estimate(flagged=True)[0]
+    assert "$110" in estimate and "couples" not in estimate and "estimates" in estimate
+
+
+@pytest.mark.parametrize("step", [s.id for s in CLOSED_AFTER_FLAG])
 async def test_partner_steps_are_closed_after_a_violence_signal(tracker_factory, dispatcher, domain, step):
     tracker = tracker_factory("f1", dict(ONBOARDED, violence_flag=True), entities=[{"entity": "step", "value": step}])
     events = await coaching.ActionStartStep().run(dispatcher, tracker, domain)

@@ -5,7 +5,7 @@ the data access, content the coaching texts.
 """
 import logging
 
-from bot.content import hotlines
+from bot.content import hotlines, practice
 
 _logger = logging.getLogger(__name__)
 
@@ -20,3 +20,6 @@ def _warn_stale_hotlines() -> None:
 
 
 _warn_stale_hotlines()
+# A broken practice file stops the action server here, with the bad field named, rather than
+# giving users wrong prices later.
+practice.load()

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions import common, content
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
 from bot.actions.progress_db import Profile
+from bot.content import practice
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,27 @@ LEAVE_INTENTS = {"skip", "show_menu", "what_next", "ask_progress", "goodbye"}
 MAX_COMMAND_WORDS = 4
 MIN_ANSWER_CHARS = 3
 NOT_READY = SlotSet("step_ready", False)
+BUDGET_STEP = "budget"
+
+
+def budget_estimate(flagged: bool) -> List[str]:
+    """The practice's rates, the typical length and the questions for an insurer, said to be estimates."""
+    p = practice.load()
+    if flagged:
+        total = p.rates["individual_session"] * p.typical_sessions
+        estimate = content.text("budget.individual", name=p.name, session=p.money(p.rates["individual_session"]),
+                                sessions=p.typical_sessions, total=p.money(total))
+    else:
+        total = p.rates["consultation"] + p.rates["couples_session"] * p.typical_sessions
+        estimate = content.text("budget.couples", name=p.name, consultation=p.money(p.rates["consultation"]),
+                                session=p.money(p.rates["couples_session"]), sessions=p.typical_sessions,
+                                total=p.money(total))
+    questions = "\n".join(f"- {q}" for q in p.insurer_questions)
+    return [
+        f"{estimate} {content.text('budget.estimate_only')}",
+        "\n".join([p.insurance_notes, content.text("budget.insurer_questions"), questions]),
+        content.text("budget.contact", booking_link=p.booking_link, contact=p.contact),
+    ]
 
 
 def _variant(options: List[str], tracker: Tracker, key: str) -> str:
@@ -47,7 +69,7 @@ class ActionShowMenu(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
             return _onboard_first(dispatcher)
-        common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id))
+        common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id), common.requested_group(tracker))
         return []
 
 
@@ -70,15 +92,16 @@ class ActionWhatNext(Action):
             return _onboard_first(dispatcher)
         profile = common.load_profile(tracker.sender_id)
         flagged = common.is_flagged(tracker, profile)
-        step = content.next_step(common.done_steps(tracker, profile), flagged)
+        step = content.next_step(common.done_steps(tracker, profile), flagged,
+                                 tracker.get_slot("path"), tracker.get_slot("last_objection"))
         if step is not None:
             _offer(dispatcher, step, content.text("what_next.recommend", title=step.title, summary=step.summary))
         elif flagged:
             dispatcher.utter_message(text=content.text("what_next.flagged_all_done"))
             dispatcher.utter_message(response="utter_individual_support")
         else:
-            key = "all_available_done" if common.consented(tracker) else "all_available_done_no_storage"
-            dispatcher.utter_message(text=content.text(f"what_next.{key}"))
+            dispatcher.utter_message(text=content.text("what_next.all_done"))
+            common.send_menu(dispatcher, tracker, profile)
         return []
 
 
@@ -104,19 +127,24 @@ class ActionStartStep(Action):
             dispatcher.utter_message(text=content.text("step.unknown"))
             common.send_menu(dispatcher, tracker, profile)
             return [NOT_READY]
-        if step.partner_path and common.is_flagged(tracker, profile):
+        if not step.open_for(common.is_flagged(tracker, profile)):
             # Nobody in danger is coached to invite the partner: not now, not in later sessions.
             dispatcher.utter_message(text=content.text("step.closed_for_safety"))
             dispatcher.utter_message(response="utter_individual_support")
             return [NOT_READY]
         if step.status == content.STATUS_SCREEN:
-            dispatcher.utter_message(text=content.text("step.screen", explain=_variant(step.explain, tracker, step.id)))
+            dispatcher.utter_message(text=content.text("step.screen", explain=" ".join(step.explain)))
             return [NOT_READY]
         if not step.available:
             dispatcher.utter_message(text=content.text("step.coming_soon", title=step.title, summary=step.summary))
             common.send_menu(dispatcher, tracker, profile)
             return [NOT_READY]
-        dispatcher.utter_message(text=f"{step.title}\n{_variant(step.explain, tracker, step.id)}")
+        # Why, then what to do: short messages in order, then the question (the reflection form).
+        for number, message in enumerate(step.explain):
+            dispatcher.utter_message(text=f"{step.title}\n{message}" if number == 0 else message)
+        if step.id == BUDGET_STEP:
+            for message in budget_estimate(common.is_flagged(tracker, profile)):
+                dispatcher.utter_message(text=message)
         if common.consented(tracker):
             try:
                 common.store().start_step(tracker.sender_id, step.id)
@@ -189,7 +217,8 @@ class ActionSaveReflection(Action):
             done.append(step.id)
         profile = common.load_profile(tracker.sender_id)
         flagged = common.is_flagged(tracker, profile)
-        following = content.next_step(done + (profile.done if profile else []), flagged)
+        following = content.next_step(done + (profile.done if profile else []), flagged,
+                                      tracker.get_slot("path"), tracker.get_slot("last_objection"))
         if following is not None:
             _offer(dispatcher, following, content.text("step.offer_next", title=following.title))
         else:
@@ -229,7 +258,7 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
     if not common.consented(tracker):
         lines.append(content.text("progress.no_storage"))
     for step in content.steps():
-        if flagged and step.partner_path:
+        if not step.open_for(flagged):
             continue
         state = profile.steps.get(step.id) if stored else None
         if step.status == content.STATUS_SCREEN:
@@ -256,3 +285,27 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
     elif not done:
         lines.append(content.text("progress.none_yet"))
     return "\n".join(lines)
+
+
+class ActionStartOver(Action):
+    """After the confirmation form: forget steps and answers (consent, country and the flag stay)."""
+
+    def name(self) -> Text:
+        return "action_start_over"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        reset_confirmation = SlotSet("start_over_confirmed", None)
+        if tracker.get_slot("start_over_confirmed") is not True:
+            dispatcher.utter_message(text=content.text("start_over.kept"))
+            return [reset_confirmation]
+        try:
+            common.store().reset_progress(tracker.sender_id)
+        except STORE_ERRORS:
+            logger.exception("progress store unavailable while starting over")
+            dispatcher.utter_message(text=content.text("start_over.failed"))
+            return [reset_confirmation]
+        dispatcher.utter_message(text=content.text("start_over.done"))
+        text, buttons = common.menu([], [], common.is_flagged(tracker, common.load_profile(tracker.sender_id)))
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return [reset_confirmation, SlotSet("steps_done", []), SlotSet("active_step", None),
+                SlotSet("reflection_answer", None), SlotSet("last_objection", None), SlotSet("path", None)]

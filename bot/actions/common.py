@@ -119,38 +119,68 @@ def start_payload(step_id: str) -> str:
     return '/start_step{"step": "%s"}' % step_id
 
 
-def menu(done: List[str], in_progress: List[str], flagged: bool) -> Tuple[str, List[Dict[str, str]]]:
-    """The menu text (every step of the articles, with its status) and its buttons."""
-    lines = [content.text("menu.header")]
+def _status(step: content.Step, done: List[str], in_progress: List[str]) -> str:
+    if step.status == content.STATUS_SCREEN:
+        return content.text("menu.status_screen_done")
+    if step.id in done:
+        return content.text("menu.status_done")
+    if step.id in in_progress:
+        return content.text("menu.status_in_progress")
+    return content.text("menu.status_not_started")
+
+
+def group_payload(group: str) -> str:
+    return '/show_menu{"group": "%s"}' % group
+
+
+def menu(done: List[str], in_progress: List[str], flagged: bool,
+         group: Optional[str] = None) -> Tuple[str, List[Dict[str, str]]]:
+    """The menu text and its buttons.
+
+    Without a group: one line and one button per group of steps (short enough for a phone).
+    With a group: its steps with their status, a button for each step that can be started.
+    After a violence flag only the steps open to everyone are listed, with the support path.
+    """
     buttons: List[Dict[str, str]] = []
-    for group in ("on_your_own", "with_partner"):
-        group_steps = [s for s in content.steps() if s.group == group]
-        if group == "with_partner" and flagged:
-            lines += ["", content.text("menu.partner_closed")]
-            continue
-        lines += ["", content.text(f"menu.group_{group}") + ":"]
-        for step in group_steps:
-            if step.status == content.STATUS_COMING_SOON:
-                status = content.text("menu.status_coming_soon")
-            elif step.status == content.STATUS_SCREEN:
-                status = content.text("menu.status_screen_done")
-            elif step.id in done:
-                status = content.text("menu.status_done")
-            elif step.id in in_progress:
-                status = content.text("menu.status_in_progress")
-            else:
-                status = content.text("menu.status_not_started")
-            lines.append(f"- {step.title} ({status})")
+    if group in content.GROUPS:
+        lines = [content.text(f"menu.groups.{group}") + ":"]
+        for step in content.group_steps(group):
+            if not step.open_for(flagged):
+                continue
+            lines.append(f"- {step.title} ({_status(step, done, in_progress)})")
             if step.available:
                 buttons.append(_button(step.title, start_payload(step.id)))
+        if len(lines) == 1:
+            lines.append(content.text("menu.partner_closed"))
+        buttons.append(_button(content.text("menu.button_all"), "/show_menu"))
+    else:
+        lines = [content.text("menu.header_flagged" if flagged else "menu.header"), ""]
+        for name in content.GROUPS:
+            steps = [s for s in content.group_steps(name) if s.open_for(flagged)]
+            if not steps:
+                continue
+            finished = sum(1 for s in steps if s.id in done or s.status == content.STATUS_SCREEN)
+            lines.append(content.text("menu.group_line", group=content.text(f"menu.groups.{name}"),
+                                      done=finished, total=len(steps)))
+            buttons.append(_button(content.text(f"menu.groups.{name}"), group_payload(name)))
+        if flagged:
+            lines += ["", content.text("menu.partner_closed")]
     buttons.append(_button(content.text("menu.button_next"), "/what_next"))
     buttons.append(_button(content.text("menu.button_progress"), "/ask_progress"))
     if flagged:
-        buttons.append(_button(content.text("menu.button_support"), "/ask_individual_support"))
+        buttons.insert(0, _button(content.text("menu.button_support"), "/ask_individual_support"))
     return "\n".join(lines), buttons
 
 
-def send_menu(dispatcher: CollectingDispatcher, tracker: Tracker, profile: Optional[Profile]) -> None:
+def requested_group(tracker: Tracker) -> Optional[str]:
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") == "group" and entity.get("value") in content.GROUPS:
+            return entity.get("value")
+    return None
+
+
+def send_menu(dispatcher: CollectingDispatcher, tracker: Tracker, profile: Optional[Profile],
+              group: Optional[str] = None) -> None:
     in_progress = profile.in_progress if profile else []
-    text, buttons = menu(done_steps(tracker, profile), in_progress, is_flagged(tracker, profile))
+    text, buttons = menu(done_steps(tracker, profile), in_progress, is_flagged(tracker, profile), group)
     dispatcher.utter_message(text=text, buttons=buttons)

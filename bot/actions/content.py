@@ -14,6 +14,15 @@ CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
 STATUS_AVAILABLE = "available"
 STATUS_SCREEN = "screen"
 STATUS_COMING_SOON = "coming_soon"
+# Menu order of the step groups. The order "what's next" follows depends on the user's path:
+# someone whose partner refuses (or who asks about going alone) gets the going-alone steps first.
+GROUPS = ("on_your_own", "understand_partner", "with_partner", "going_alone", "partner_in_your_therapy",
+          "healing_stages")
+PATH_ORDER = {
+    "together": GROUPS,
+    "alone": ("on_your_own", "going_alone", "understand_partner", "with_partner", "partner_in_your_therapy",
+              "healing_stages"),
+}
 REGION_NAMES = {"US": "the United States", "UK": "the United Kingdom", "CA": "Canada", "AU": "Australia", "IE": "Ireland"}
 
 
@@ -22,7 +31,7 @@ class Step:
     id: str
     title: str
     group: str
-    partner_path: bool
+    open_after_flag: bool
     status: str
     summary: str
     source: str
@@ -33,6 +42,10 @@ class Step:
     @property
     def available(self) -> bool:
         return self.status == STATUS_AVAILABLE
+
+    def open_for(self, flagged: bool) -> bool:
+        """After a violence signal only the steps marked open_after_flag are coached."""
+        return self.open_after_flag or not flagged
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,7 +59,7 @@ def steps() -> List[Step]:
                 id=raw["id"],
                 title=raw["title"],
                 group=raw["group"],
-                partner_path=bool(raw["partner_path"]),
+                open_after_flag=bool(raw.get("open_after_flag", False)),
                 status=raw["status"],
                 summary=raw["summary"].strip(),
                 source=raw["source"],
@@ -86,12 +99,31 @@ def pick(variants: List[str], rng: Optional[random.Random] = None) -> str:
     return (rng or random).choice(variants)
 
 
-def next_step(done: List[str], flagged: bool) -> Optional[Step]:
-    """The first unfinished step that is ready and fits the user's situation."""
-    for step in steps():
-        if step.id in done or step.status != STATUS_AVAILABLE:
-            continue
-        if flagged and step.partner_path:
-            continue
-        return step
-    return None
+def group_steps(group: str) -> List[Step]:
+    return [s for s in steps() if s.group == group]
+
+
+@functools.lru_cache(maxsize=1)
+def objections() -> Dict[str, Dict[str, Any]]:
+    """Objection key -> {intent, source, steps, text} (objections.yml; the replies are domain responses)."""
+    with open(CONTENT_DIR / "objections.yml", encoding="utf-8") as f:
+        return yaml.safe_load(f)["objections"]
+
+
+def next_step(done: List[str], flagged: bool, path: Optional[str] = None,
+              objection: Optional[str] = None) -> Optional[Step]:
+    """The first unfinished step that is ready and fits the user's situation.
+
+    On-your-own steps come first (article 001 puts them before the rest); then the step that
+    answers the partner's latest objection; then the groups in the order of the user's path.
+    """
+    def fits(step: Step) -> bool:
+        return step.id not in done and step.available and step.open_for(flagged)
+
+    order = PATH_ORDER.get(path or "together", GROUPS)
+    ranked: List[Step] = [s for s in group_steps(order[0]) if fits(s)]
+    if objection and objection in objections():
+        ranked += [s for s in map(step_by_id, objections()[objection].get("steps") or []) if s and fits(s)]
+    for group in order[1:]:
+        ranked += [s for s in group_steps(group) if fits(s)]
+    return ranked[0] if ranked else None

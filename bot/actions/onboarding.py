@@ -160,6 +160,12 @@ class ActionOnboardingOutcome(Action):
             events.append(SlotSet("violence_flag", True))
         else:
             dispatcher.utter_message(text=content.text("onboarding.negative_screen"))
+            objection = slots.get("last_objection")
+            if not flagged and objection in content.objections():
+                # The partner's objection that came with the first message, answered now that
+                # the screen is done (never before it, and never after a positive screen).
+                dispatcher.utter_message(response=f"utter_objection_{objection}")
+                return events
         profile = common.load_profile(tracker.sender_id)
         text, buttons = common.menu(common.done_steps(tracker, profile), profile.in_progress if profile else [], flagged)
         dispatcher.utter_message(text=text, buttons=buttons)
@@ -175,16 +181,33 @@ class ActionWelcomeBack(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         profile = common.load_profile(tracker.sender_id)
         done = common.done_steps(tracker, profile)
+        flagged = common.is_flagged(tracker, profile)
         in_progress = [s for s in (profile.in_progress if profile else []) if s not in done]
+        current = content.step_by_id(in_progress[-1]) if in_progress else None
+        if current is not None and not current.open_for(flagged):
+            current = None
         last = content.step_by_id(done[-1]) if done else None
-        if in_progress and content.step_by_id(in_progress[-1]):
-            title = content.step_by_id(in_progress[-1]).title
-            dispatcher.utter_message(text=content.text("welcome_back.returning_in_progress", in_progress=title))
-        elif last:
-            dispatcher.utter_message(text=content.text("welcome_back.returning_with_step", last_done=last.title))
+        following = content.next_step(done, flagged, tracker.get_slot("path"), tracker.get_slot("last_objection"))
+        if current is not None:
+            text = content.text("welcome_back.returning_in_progress", in_progress=current.title)
+            resume = current
+        elif last is not None:
+            text = content.text("welcome_back.returning_with_step", last_done=last.title)
+            resume = following
         else:
-            dispatcher.utter_message(text=content.text("welcome_back.returning_fresh"))
-        common.send_menu(dispatcher, tracker, profile)
+            text = content.text("welcome_back.returning_fresh")
+            resume = following
+        buttons = []
+        if resume is not None:
+            text += " " + content.text("welcome_back.offer_continue", title=resume.title)
+            buttons.append({"title": content.text("step.button_continue", title=resume.title),
+                            "payload": common.start_payload(resume.id)})
+        buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
+        if done or in_progress:
+            buttons.append({"title": content.text("welcome_back.button_start_over"), "payload": "/start_over"})
+        if flagged:
+            buttons.insert(0, {"title": content.text("menu.button_support"), "payload": "/ask_individual_support"})
+        dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
 
@@ -233,7 +256,7 @@ class ActionSetConsent(Action):
 
 
 class AskOnboardingQuestion(Action):
-    """Asks one onboarding question with its buttons (texts in bot/content/messages.yml)."""
+    """Asks one form question with its buttons (texts in bot/content/messages.yml)."""
 
     slot: Text = ""
 
@@ -247,6 +270,6 @@ class AskOnboardingQuestion(Action):
 
 
 # rasa-sdk registers every Action subclass with a name; one per question of the form.
-for _slot in CONSENT_SLOTS + list(SCREEN_SLOTS):
+for _slot in CONSENT_SLOTS + list(SCREEN_SLOTS) + ["start_over_confirmed"]:
     _cls_name = "Ask" + "".join(part.title() for part in _slot.split("_"))
     globals()[_cls_name] = type(_cls_name, (AskOnboardingQuestion,), {"slot": _slot})

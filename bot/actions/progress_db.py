@@ -188,6 +188,12 @@ class ProgressStore:
                 session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
                 session.execute(delete(User).where(User.sender_id == sender_id))
 
+    def reset_progress(self, sender_id: str) -> None:
+        """"Start over": forget steps and answers. Consent, country and the safety flag stay."""
+        with self._session() as session, session.begin():
+            session.execute(delete(Reflection).where(Reflection.sender_id == sender_id))
+            session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
+
     def _consenting_user(self, session: Session, sender_id: str) -> Optional[User]:
         user = session.get(User, sender_id)
         return user if user is not None and user.consent else None

@@ -34,8 +34,8 @@ async def test_greeting_says_what_the_bot_is_and_is_not(agent):
 async def test_negative_screen_opens_the_menu(agent):
     _, replies = await conversation(agent, ONBOARDING_NEGATIVE)
     text = joined(replies)
-    assert "Hold yourself accountable" in text and "Evaluate" in text
-    assert "coming soon" in text
+    assert "On your own" in text and "If your partner still says no" in text
+    assert "coming soon" not in text
 
 
 async def test_positive_screen_escalates_in_the_same_turn(agent):
@@ -56,8 +56,8 @@ async def test_not_safe_to_talk_pauses(agent):
 
 
 @pytest.mark.parametrize("step, words", [
-    ("accountability", "accountable"), ("commitment", "commitment"),
-    ("homework", "homework"), ("budget", "budget"),
+    ("accountability", "accountable"), ("budget", "budget"), ("test_drive", "test drive"),
+    ("therapy_for_one", "on your own"), ("partner_attitudes", "reactions"),
 ])
 async def test_each_working_step_end_to_end(agent, step, words):
     sender, replies = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "%s"}' % step])
@@ -81,12 +81,59 @@ async def test_free_text_step_choice_and_whats_next(agent):
     assert '/start_step{"step": "accountability"}' in [b["payload"] for r in replies for b in r.get("buttons") or []]
 
 
-async def test_coming_soon_steps_are_never_faked(agent):
+def buttons(replies):
+    return [b["payload"] for r in replies for b in r.get("buttons") or []]
+
+
+@pytest.mark.parametrize("message, objection, step", [
+    ("my husband says we can't afford couples therapy", "cost", "budget"),
+    ("she says therapy is only for crazy people", "stigma", "stigma"),
+    ("he thinks it would just be the two of us ganging up on him", "blame", "invite_without_blame"),
+    ("my wife keeps saying it's my problem, not hers", "your_problem", "invite_without_blame"),
+    ("he thinks therapy means we're heading for a divorce", "separation_fear", "positive_tone"),
+])
+async def test_objections_in_the_users_words_get_the_articles_answer(agent, message, objection, step):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
-    replies = await say(agent, sender, '/start_step{"step": "stigma"}')
-    assert "coming soon" in joined(replies)
+    replies = await say(agent, sender, message)
+    assert '/start_step{"step": "%s"}' % step in buttons(replies), joined(replies)
     tracker = await agent.tracker_store.retrieve(sender)
-    assert tracker.active_loop_name is None
+    assert tracker.get_slot("last_objection") == objection
+
+
+async def test_an_objection_inside_a_step_is_answered_and_the_question_comes_back(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}'])
+    replies = await say(agent, sender, "he says he's way too busy with work for weekly sessions")
+    assert '/start_step{"step": "test_drive"}' in buttons(replies)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name == "reflection_form"
+    replies = await say(agent, sender, "I raise my voice too fast, I'd like to pause first.")
+    assert "saved your answer" in joined(replies)
+
+
+async def test_a_flagged_user_gets_no_partner_coaching_for_an_objection(agent):
+    sender = "flagged-objection"
+    await say(agent, sender, "he hit me last week")
+    replies = await say(agent, sender, "he says therapy is a waste of money")
+    text = joined(replies)
+    assert "won't coach you on persuading your partner" in text and "1-800-799-7233" in text
+    assert not any("start_step" in p and "budget" not in p for p in buttons(replies))
+
+
+async def test_start_over_asks_first_then_clears(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}',
+                                                                 "I shut down when we argue, I want to stay."])
+    replies = await say(agent, sender, "start over")
+    assert "/affirm" in buttons(replies)
+    replies = await say(agent, sender, "/affirm")
+    assert "starting fresh" in joined(replies)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.get_slot("steps_done") == []
+
+
+async def test_why_are_you_asking_explains_and_asks_again(agent):
+    _, replies = await conversation(agent, ["hi", "/affirm", "why are you asking?"])
+    text = joined(replies)
+    assert "partner can see" in text and "private" in text
 
 
 async def test_disclosure_as_the_very_first_message(agent):

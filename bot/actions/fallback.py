@@ -1,0 +1,76 @@
+"""The layered fallback: "did you mean...?" with readable buttons, then a rephrase, then the menu.
+
+These replace Rasa's default actions of the same names, which Rasa's TwoStageFallback loop calls.
+A disclosure never reaches them: the safety component forces its intent at confidence 1.0.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions import content
+
+MAX_GUESSES = 2
+MIN_GUESS_CONFIDENCE = 0.1
+# Never guessed: danger intents are decided by the safety component; the rest are not worth a button.
+NOT_GUESSED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "disclose_immediate_danger",
+               "disclose_violence", "disclose_self_harm", "disclose_child_at_risk", "skip"}
+
+
+def guesses(parse_data: Dict[str, Any]) -> List[str]:
+    """The most likely intents that have a readable description, best first."""
+    readable = content.messages()["fallback"]["intents"]
+    found: List[str] = []
+    for candidate in parse_data.get("intent_ranking") or []:
+        name = candidate.get("name")
+        if (name in NOT_GUESSED or name not in readable or name in found
+                or (candidate.get("confidence") or 0) < MIN_GUESS_CONFIDENCE):
+            continue
+        found.append(name)
+        if len(found) == MAX_GUESSES:
+            break
+    return found
+
+
+class ActionDefaultAskAffirmation(Action):
+    def name(self) -> Text:
+        return "action_default_ask_affirmation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        readable = content.messages()["fallback"]["intents"]
+        buttons = [{"title": readable[name], "payload": f"/{name}"} for name in guesses(tracker.latest_message)]
+        buttons.append({"title": content.text("fallback.something_else"), "payload": "/out_of_scope"})
+        key = "fallback.did_you_mean" if len(buttons) > 1 else "fallback.not_sure"
+        dispatcher.utter_message(text=content.text(key), buttons=buttons)
+        return []
+
+
+class ActionDefaultAskRephrase(Action):
+    def name(self) -> Text:
+        return "action_default_ask_rephrase"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(text=content.text("fallback.rephrase"))
+        return []
+
+
+class ActionDefaultFallback(Action):
+    """Still not understood: say so calmly and show the way on (never a dead end)."""
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(
+            text=content.text("fallback.give_up"),
+            buttons=[
+                {"title": content.text("menu.button_next"), "payload": "/what_next"},
+                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": content.text("fallback.button_help"), "payload": "/ask_help"},
+            ],
+        )
+        return [UserUtteranceReverted()]
