@@ -228,6 +228,7 @@ def test_every_guessable_intent_has_a_readable_name(domain):
     readable = content.messages()["fallback"]["intents"]
     guessable = [i for i in domain["intents"] if i not in fallback.NOT_GUESSED]
     assert sorted(guessable) == sorted(readable)
+    assert {"withdraw_storage_consent", "start_over"} <= fallback.NOT_GUESSED  # a guess never deletes data
 
 
 async def test_did_you_mean_has_buttons_and_a_way_out(tracker_factory, dispatcher, domain):

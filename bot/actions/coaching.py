@@ -257,9 +257,13 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
     lines = [content.text("progress.header")]
     if not common.consented(tracker):
         lines.append(content.text("progress.no_storage"))
+    group = None
     for step in content.steps():
         if not step.open_for(flagged):
             continue
+        if step.group != group:
+            group = step.group
+            lines.append(content.text(f"menu.groups.{group}") + ":")
         state = profile.steps.get(step.id) if stored else None
         if step.status == content.STATUS_SCREEN:
             mark, status = "[x]", content.text("menu.status_screen_done") if tracker.get_slot("onboarded") else content.text("menu.status_not_started")

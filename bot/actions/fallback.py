@@ -16,9 +16,11 @@ from bot.actions import content
 
 MAX_GUESSES = 2
 MIN_GUESS_CONFIDENCE = 0.1
-# Never guessed: danger intents are decided by the safety component; the rest are not worth a button.
+# Never guessed: danger intents are decided by the safety component; a guess must never delete
+# anything (withdrawing consent, starting over); the rest are not worth a button.
 NOT_GUESSED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "disclose_immediate_danger",
-               "disclose_violence", "disclose_self_harm", "disclose_child_at_risk", "skip"}
+               "disclose_violence", "disclose_self_harm", "disclose_child_at_risk", "skip",
+               "withdraw_storage_consent", "start_over", "goodbye"}
 
 
 def guesses(parse_data: Dict[str, Any]) -> List[str]:
