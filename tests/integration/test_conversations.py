@@ -191,3 +191,23 @@ async def test_no_benign_message_escalates(agent):
     first = [t for t in _benign() if await escalates_first(agent, t)]
     mid = [t for t in _benign() if await escalates_mid_step(agent, events, t)]
     assert first == [] and mid == []
+
+
+async def test_the_fallback_asks_did_you_mean_then_to_rephrase_then_shows_the_way_on(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
+    replies = await say(agent, sender, "/nlu_fallback")
+    assert "/out_of_scope" in buttons(replies) and "not sure" in joined(replies)
+    replies = await say(agent, sender, "/out_of_scope")        # "Something else"
+    assert "another way" in joined(replies)
+    replies = await say(agent, sender, "/nlu_fallback")
+    replies = await say(agent, sender, "/out_of_scope")
+    assert {"/what_next", "/show_menu"} <= set(buttons(replies)), joined(replies)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name is None
+
+
+async def test_a_did_you_mean_answer_carries_on_with_that_intent(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
+    await say(agent, sender, "/nlu_fallback")
+    replies = await say(agent, sender, "/ask_progress")
+    assert "Your progress" in joined(replies)
