@@ -26,7 +26,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 export PYTHONHASHSEED ?= 0
 
 .PHONY: help setup venv spacy migrate train train-force run actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-safety hotlines hotlines-check clean
+        test-core eval eval-practice eval-safety hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot (REST on :$(RASA_PORT), actions on :$(ACTIONS_PORT))"
@@ -36,6 +36,7 @@ help:
 	@echo "make actions    start the action server only"
 	@echo "make validate   rasa data validate --fail-on-warnings"
 	@echo "make eval       5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
+	@echo "make eval-practice  precision and recall of the practice-run analyzer"
 	@echo "make eval-safety  recall and false-positive rate of the safety gate"
 	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
@@ -98,6 +99,10 @@ test: train
 # 5-fold cross-validation of the NLU (about half an hour on 2 cores); report under results/nlu/.
 eval: spacy
 	$(PY) scripts/eval_nlu.py
+
+# Precision and recall of the practice-run analyzer on its labelled lines (docs/practice-run.md).
+eval-practice: spacy
+	$(PY) -m tests.eval_invitation
 
 eval-safety: train
 	scripts/with_actions.sh $(PY) -m tests.eval_safety

@@ -5,7 +5,8 @@ the data access, content the coaching texts.
 """
 import logging
 
-from bot.content import hotlines, practice
+from bot.content import hotlines
+from bot.content import practice as practice_settings
 
 _logger = logging.getLogger(__name__)
 
@@ -22,4 +23,4 @@ def _warn_stale_hotlines() -> None:
 _warn_stale_hotlines()
 # A broken practice file stops the action server here, with the bad field named, rather than
 # giving users wrong prices later.
-practice.load()
+practice_settings.load()

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions import common, content
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
 from bot.actions.progress_db import Profile
+from bot.actions import practice as practice_run
 from bot.content import practice
 
 logger = logging.getLogger(__name__)
@@ -281,6 +282,12 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
         lines.append(f"{mark} {step.title}: {status}")
     if flagged:
         lines.append(content.text("progress.flagged_note"))
+    if stored and profile.practice_runs and not flagged:
+        lines += ["", content.text("practice.runs_header")]
+        for run in profile.practice_runs:
+            persona = practice_run.personas().get(run["persona"], {}).get("title", run["persona"])
+            lines.append(f"- {_date(run['created_at'])}, {persona}: "
+                         + content.text(f"practice.outcomes.{run['outcome']}"))
     if stored and profile.answers:
         lines += ["", content.text("progress.answers_header")]
         for answer in profile.answers:

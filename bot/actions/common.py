@@ -165,6 +165,8 @@ def menu(done: List[str], in_progress: List[str], flagged: bool,
             buttons.append(_button(content.text(f"menu.groups.{name}"), group_payload(name)))
         if flagged:
             lines += ["", content.text("menu.partner_closed")]
+        else:
+            buttons.append(_button(content.text("practice.button_practice"), "/start_practice"))
     buttons.append(_button(content.text("menu.button_next"), "/what_next"))
     buttons.append(_button(content.text("menu.button_progress"), "/ask_progress"))
     if flagged:

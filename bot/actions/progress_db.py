@@ -9,7 +9,7 @@ The schema is managed by Alembic (migrations/); `python -m bot.actions.progress_
 applies it.
 
 What is stored: consent, region, steps started and completed with timestamps, reflective answers,
-and the safety flag. Never any detail of a disclosure. When the user declined storing, only the
+practice runs (persona, outcome, technique ids; never the lines typed), and the safety flag. Never any detail of a disclosure. When the user declined storing, only the
 safety flag is written.
 """
 from __future__ import annotations
@@ -86,6 +86,22 @@ class Reflection(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class PracticeRun(Base):
+    """A finished practice run: who the partner was like, how it ended, the techniques used and
+    missed and the pitfalls (comma-separated ids). The lines the user typed are never stored."""
+
+    __tablename__ = "practice_runs"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), ForeignKey("users.sender_id", ondelete="CASCADE"), nullable=False, index=True)
+    persona = Column(String(32), nullable=False)
+    outcome = Column(String(32), nullable=False)
+    turns = Column(Integer, nullable=False)
+    techniques_used = Column(String(255), nullable=False)
+    techniques_missed = Column(String(255), nullable=False)
+    pitfalls = Column(String(255), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
 @dataclass
 class StepState:
     step_id: str
@@ -103,6 +119,7 @@ class Profile:
     flagged: bool = False
     steps: Dict[str, StepState] = field(default_factory=dict)
     answers: List[Dict[str, object]] = field(default_factory=list)
+    practice_runs: List[Dict[str, object]] = field(default_factory=list)
 
     @property
     def done(self) -> List[str]:
@@ -112,6 +129,10 @@ class Profile:
     @property
     def in_progress(self) -> List[str]:
         return [s.step_id for s in self.steps.values() if not s.completed_at]
+
+
+def _ids(value: str) -> List[str]:
+    return [v for v in (value or "").split(",") if v]
 
 
 def database_url() -> str:
@@ -161,6 +182,15 @@ class ProgressStore:
                 select(Reflection).where(Reflection.sender_id == sender_id).order_by(Reflection.created_at, Reflection.id)
             ).scalars()
             profile.answers = [{"step_id": a.step_id, "answer": a.answer, "created_at": a.created_at} for a in answers]
+            runs = session.execute(
+                select(PracticeRun).where(PracticeRun.sender_id == sender_id).order_by(PracticeRun.created_at, PracticeRun.id)
+            ).scalars()
+            profile.practice_runs = [
+                {"persona": r.persona, "outcome": r.outcome, "turns": r.turns, "created_at": r.created_at,
+                 "techniques_used": _ids(r.techniques_used), "techniques_missed": _ids(r.techniques_missed),
+                 "pitfalls": _ids(r.pitfalls)}
+                for r in runs
+            ]
             return profile
 
     def is_flagged(self, sender_id: str) -> bool:
@@ -184,13 +214,25 @@ class ProgressStore:
                 else:
                     user.consent = True
             else:
+                session.execute(delete(PracticeRun).where(PracticeRun.sender_id == sender_id))
                 session.execute(delete(Reflection).where(Reflection.sender_id == sender_id))
                 session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
                 session.execute(delete(User).where(User.sender_id == sender_id))
 
-    def reset_progress(self, sender_id: str) -> None:
-        """"Start over": forget steps and answers. Consent, country and the safety flag stay."""
+    def save_practice_run(self, sender_id: str, persona: str, outcome: str, turns: int, used: List[str],
+                          missed: List[str], pitfalls: List[str]) -> bool:
         with self._session() as session, session.begin():
+            if self._consenting_user(session, sender_id) is None:
+                return False
+            session.add(PracticeRun(sender_id=sender_id, persona=persona, outcome=outcome, turns=turns,
+                                    techniques_used=",".join(used), techniques_missed=",".join(missed),
+                                    pitfalls=",".join(pitfalls)))
+            return True
+
+    def reset_progress(self, sender_id: str) -> None:
+        """"Start over": forget steps, answers and practice runs. Consent, country and the flag stay."""
+        with self._session() as session, session.begin():
+            session.execute(delete(PracticeRun).where(PracticeRun.sender_id == sender_id))
             session.execute(delete(Reflection).where(Reflection.sender_id == sender_id))
             session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
 

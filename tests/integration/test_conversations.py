@@ -211,3 +211,48 @@ async def test_a_did_you_mean_answer_carries_on_with_that_intent(agent):
     await say(agent, sender, "/nlu_fallback")
     replies = await say(agent, sender, "/ask_progress")
     assert "Your progress" in joined(replies)
+
+
+PRACTICE_PREPARED = [
+    "Is now a good time to talk about something important to me?",
+    "I love you and I'm not going anywhere. This isn't about blaming you.",
+    "The therapist would want to hear your side just as much as mine.",
+    "Could we try just one session? You could pick the therapist.",
+]
+
+
+async def test_a_practice_run_end_to_end(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
+    replies = await say(agent, sender, "I want to practise")
+    assert "fears_blame" in buttons(replies)
+    replies = await say(agent, sender, "fears_blame")
+    assert joined(replies).startswith("Afraid of being blamed:")
+    text = ""
+    for line in PRACTICE_PREPARED:
+        text = joined(await say(agent, sender, line))
+    assert "agreed to try one session" in text
+    assert 'You said: "I love you and' in text and "Steps worth revisiting" in text
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name is None and tracker.get_slot("practice_state") is None
+    replies = await say(agent, sender, "show my progress")
+    assert "Practice runs:" in joined(replies) and "agreed to one session" in joined(replies)
+
+
+async def test_during_a_run_coaching_words_are_lines_and_stop_gives_feedback(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ["I want to practise", "problem_solver"])
+    replies = await say(agent, sender, "show me the menu")
+    assert joined(replies).startswith("We can fix it ourselves:") and "Here are the parts" not in joined(replies)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name == "practice_form"
+    replies = await say(agent, sender, "stop")
+    assert "stopped the run early" in joined(replies)
+
+
+async def test_a_disclosure_mid_run_ends_it_and_escalates(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ["I want to practise", "distant", "I love you"])
+    replies = await say(agent, sender, "last time I brought it up he hit me")
+    assert "1-800-799-7233" in joined(replies)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name is None and tracker.get_slot("violence_flag") is True
+    replies = await say(agent, sender, "I want to practise")
+    assert "won't offer a practice run" in joined(replies)

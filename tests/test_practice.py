@@ -1,0 +1,217 @@
+"""The practice run: the analyzer on labelled lines, the simulated partner, feedback and storage."""
+import pytest
+import yaml
+
+from bot.actions import content, practice
+from bot.nlp import invitation
+from tests.eval_invitation import load, score
+
+SEEDS = {"000_ac6763a220440955.txt", "001_7345b2fad58c8d51.txt", "002_ce9224962432a027.txt",
+         "003_03e196ffe17c578a.txt", "004_045da85a41f7b346.txt"}
+PREPARED = [
+    "Is now a good time to talk about something important to me?",
+    "I love you and I'm not going anywhere. This isn't about blaming you, I know I play a part too.",
+    "The therapist would want to hear your side just as much as mine.",
+    "Could we try just one session? You could pick the therapist, and you don't have to answer now.",
+    "I'd like us to feel closer again, together.",
+]
+BLAMING = [
+    "You never listen to me, that's the problem.",
+    "It's your fault we're like this.",
+    "Either you come to therapy or I'm leaving.",
+    "My mom thinks you need help too.",
+    "Oh sure, because you're so good at talking about feelings.",
+    "I need an answer right now.",
+]
+
+
+# ---------------------------------------------------------------- the analyzer
+def test_the_labelled_lines_are_enough_and_valid():
+    items = load("dev")
+    assert len(items) >= 100
+    for item in items:
+        assert set(item["techniques"]) <= set(invitation.TECHNIQUES), item
+        assert set(item["pitfalls"]) <= set(invitation.PITFALLS), item
+
+
+def test_the_analyzer_on_the_development_lines():
+    """Tuned on these lines: a regression guard, not the honest figure (see docs/practice-run.md)."""
+    result = score(load("dev"))
+    assert result["micro_precision"] >= 0.90 and result["micro_recall"] >= 0.90
+    for label, s in result["per_label"].items():
+        assert s["precision"] >= 0.75 and s["recall"] >= 0.75, label
+
+
+@pytest.mark.parametrize("text, techniques, pitfalls", [
+    ("I'm not blaming you", {"not_about_blame"}, set()),
+    ("you never listen", set(), {"blame"}),
+    ("I'd never leave you over this", {"reassure_love"}, set()),
+    ("I won't ask you to decide tonight", {"time_to_think"}, set()),
+    ("do you always feel blamed when I bring it up?", set(), set()),
+    ('my therapist said "you never listen" is a blaming phrase', set(), set()),
+    ("would you try one session?", {"test_drive"}, set()),
+    ("go to therapy or I'm leaving", set(), {"ultimatum"}),
+    ("I love you, but you always ruin everything", {"reassure_love"}, {"blame"}),
+    ("", set(), set()),
+])
+def test_negation_questions_and_quotes(text, techniques, pitfalls):
+    result = invitation.analyze(text)
+    assert set(result.techniques) == techniques and set(result.pitfalls) == pitfalls
+
+
+def test_the_analyzer_quotes_the_words_it_found():
+    result = invitation.analyze("Could we try just one session?")
+    assert result.techniques == {"test_drive": "one session"}
+
+
+# ---------------------------------------------------------------- the simulated partner
+def play(persona, lines):
+    run = practice.new_run(persona, "t")
+    for number, line in enumerate(lines):
+        run = practice.partner_turn(run, line, invitation.analyze(line), key=f"t{number}")
+        if run["outcome"]:
+            break
+    return run
+
+
+@pytest.mark.parametrize("persona", list(practice.personas()))
+def test_a_prepared_invitation_ends_better_than_a_blaming_one(persona):
+    prepared = play(persona, PREPARED)
+    blaming = play(persona, BLAMING)
+    assert prepared["outcome"] == practice.OUTCOME_AGREES, prepared
+    assert blaming["outcome"] == practice.OUTCOME_REFUSES, blaming
+    assert prepared["openness"] > blaming["openness"]
+
+
+@pytest.mark.parametrize("persona", list(practice.personas()))
+def test_the_partner_stays_in_character(persona):
+    data = practice.personas()[persona]
+    run = practice.new_run(persona, "t")
+    assert run["reply"] in data["opening"]
+    run = practice.partner_turn(run, "you never listen", invitation.analyze("you never listen"), key="k")
+    assert run["reply"] in data["lines"]["hardened"]
+    run = practice.partner_turn(run, "hmm", invitation.analyze("hmm"), key="k")
+    assert run["reply"] in data["lines"]["guarded"]
+    line = "the therapist will want to hear your side"
+    run = practice.partner_turn(run, line, invitation.analyze(line), key="k")
+    assert run["reply"] == data["hears"]["their_side"]
+
+
+def test_no_success_is_pretended_before_three_turns_or_without_an_offer():
+    line = "I love you and this isn't about blame, the therapist wants your side, I'd like us to be closer"
+    run = play("distant", [line])
+    assert run["outcome"] is None  # one turn is never enough
+    warm_only = play("distant", [line, "I love you so much", "I care about us", "I'm not going anywhere",
+                                 "we're a team", "you matter too", "I miss us", "I love you"])
+    assert warm_only["outcome"] == practice.OUTCOME_TIME  # warm, but no concrete offer: not a yes
+
+
+def test_a_run_ends_by_the_eighth_turn():
+    run = play("private", ["hmm"] * 10)
+    assert run["turn"] == practice.MAX_TURNS and run["outcome"] == practice.OUTCOME_REFUSES
+
+
+def test_feedback_quotes_the_user_names_techniques_and_rewrites_a_line():
+    run = play("fears_blame", ["I love you.", "You never listen to me.", "Could we try one session?"])
+    text = "\n".join(practice.feedback(run))
+    assert 'You said: "I love you."' in text and "Reassured them of your love" in text
+    assert '"You never listen to me."' in text and "For example:" in text
+    assert "Steps worth revisiting:" in text
+
+
+def test_feedback_compares_with_the_last_run():
+    run = play("distant", PREPARED)
+    text = "\n".join(practice.feedback(run, previous={"techniques_used": ["reassure_love"]}))
+    assert "Compared with your last run, this is new: Asked for their side" in text
+
+
+@pytest.mark.parametrize("text", ["stop", "Exit", "quit.", "stop practice"])
+def test_stop_words(text):
+    assert practice.is_stop(text)
+
+
+def test_stop_is_not_a_line_about_stopping():
+    assert not practice.is_stop("please stop blaming me")
+
+
+@pytest.mark.parametrize("text, persona", [("distant", "distant"), ("3", "cost_worried"),
+                                           ("the one worried about money", "cost_worried"),
+                                           ("Afraid of being blamed", "fears_blame"), ("banana", None)])
+def test_choosing_a_persona(text, persona):
+    assert practice.match_persona(text) == persona
+
+
+# ---------------------------------------------------------------- content
+def test_practice_content_is_complete_and_sourced():
+    data = practice.data()
+    for pid, persona in data["personas"].items():
+        assert len(persona["opening"]) == 3 and set(persona["source"]) <= SEEDS, pid
+        assert all(len(persona["lines"][m]) == 4 for m in ("hardened", "guarded", "softening")), pid
+        assert all(len(persona["endings"][e]) == 2 for e in ("agrees_one_session", "asks_for_time", "refuses")), pid
+        assert set(persona["hears"]) == set(invitation.TECHNIQUES), pid
+        assert set(persona["needs"]) <= set(invitation.TECHNIQUES), pid
+    for group, labels in (("techniques", invitation.TECHNIQUES), ("pitfalls", invitation.PITFALLS)):
+        assert set(data[group]) == set(labels)
+        for label, entry in data[group].items():
+            assert set(entry["source"]) <= SEEDS and content.step_by_id(entry["step"]), label
+
+
+# ---------------------------------------------------------------- the Rasa side
+async def test_validation_plays_the_partner_and_ends_with_feedback(tracker_factory, dispatcher, domain, store):
+    store.set_consent("p1", True)
+    form = practice.ValidatePracticeForm()
+    slots = form.validate_practice_persona("distant", dispatcher, tracker_factory("p1"), domain)
+    run = slots["practice_state"]
+    assert slots["practice_persona"] == "distant" and run["reply"] in practice.personas()["distant"]["opening"]
+    for line in PREPARED:
+        tracker = tracker_factory("p1", {"practice_state": run, "consent_storage": True})
+        slots = form.validate_practice_line(line, dispatcher, tracker, domain)
+        run = slots.get("practice_state", run)
+        if slots["practice_line"] == practice.DONE:
+            break
+    assert run["outcome"] == practice.OUTCOME_AGREES
+    tracker = tracker_factory("p1", {"practice_state": run, "consent_storage": True, "onboarded": True})
+    events = await practice.ActionPracticeFeedback().run(dispatcher, tracker, domain)
+    assert {e["name"] for e in events} >= {"practice_state", "practice_line", "practice_persona"}
+    (saved,) = store.profile("p1").practice_runs
+    assert saved["persona"] == "distant" and saved["outcome"] == "agrees_one_session"
+    assert "their_side" in saved["techniques_used"]
+
+
+@pytest.mark.parametrize("turn", range(0, 5))
+def test_stop_works_at_every_turn(tracker_factory, dispatcher, domain, turn):
+    form = practice.ValidatePracticeForm()
+    run = practice.new_run("hopeless", "s")
+    for line in ["I love you"] * turn:
+        run = practice.partner_turn(run, line, invitation.analyze(line))
+    slots = form.validate_practice_line("stop", dispatcher, tracker_factory("s", {"practice_state": run}), domain)
+    assert slots["practice_line"] == practice.DONE and slots["practice_state"]["outcome"] == practice.OUTCOME_STOPPED
+
+
+def test_stop_before_choosing_a_partner_ends_without_a_run(tracker_factory, dispatcher, domain):
+    slots = practice.ValidatePracticeForm().validate_practice_persona("quit", dispatcher, tracker_factory("s2"), domain)
+    assert slots["practice_line"] == practice.DONE and slots["practice_state"] is None
+
+
+async def test_without_consent_the_run_is_not_stored(tracker_factory, dispatcher, domain, store):
+    run = play("distant", PREPARED)
+    await practice.ActionPracticeFeedback().run(dispatcher, tracker_factory("p2", {"practice_state": run}), domain)
+    assert store.profile("p2").practice_runs == []
+
+
+def test_a_flagged_user_is_never_offered_a_practice_run():
+    from bot.actions.common import menu
+
+    _, buttons = menu([], [], flagged=True)
+    assert "/start_practice" not in [b["payload"] for b in buttons]
+    _, buttons = menu([], [], flagged=False)
+    assert "/start_practice" in [b["payload"] for b in buttons]
+    rules = []
+    from pathlib import Path
+    for path in Path("bot/data/rules").glob("*.yml"):
+        rules += yaml.safe_load(path.read_text())["rules"]
+    practice_rules = [r for r in rules if any(s.get("intent") == "start_practice" for s in r["steps"])]
+    flagged = [r for r in practice_rules if {"violence_flag": True} in (r.get("condition") or [{}])[0].get("slot_was_set", [])]
+    assert [s.get("action") for s in flagged[0]["steps"][1:]] == ["utter_practice_refused_flagged", "utter_individual_support"]
+    others = [r for r in practice_rules if r not in flagged]
+    assert all({"violence_flag": False} in r["condition"][0]["slot_was_set"] for r in others)
