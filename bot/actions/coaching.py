@@ -293,7 +293,7 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
         for answer in profile.answers:
             step = content.step_by_id(answer["step_id"])
             lines.append(f"- {step.title if step else answer['step_id']} ({_date(answer['created_at'])}): {answer['answer']}")
-    elif not done:
+    elif not done and not (stored and profile.practice_runs):
         lines.append(content.text("progress.none_yet"))
     return "\n".join(lines)
 
