@@ -1,7 +1,6 @@
 """Coaching: the menu, "what's next", the steps (explain, reflect, save, offer the next), progress."""
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -44,14 +43,6 @@ def budget_estimate(flagged: bool) -> List[str]:
         "\n".join([p.insurance_notes, content.text("budget.insurer_questions"), questions]),
         content.text("budget.contact", booking_link=p.booking_link, contact=p.contact),
     ]
-
-
-def _variant(options: List[str], tracker: Tracker, key: str) -> str:
-    """A variant chosen per user and step, so a re-asked question keeps its wording."""
-    if not options:
-        return ""
-    digest = hashlib.sha256(f"{tracker.sender_id}:{key}".encode()).digest()
-    return options[digest[0] % len(options)]
 
 
 def _needs_onboarding(tracker: Tracker) -> bool:
@@ -107,10 +98,7 @@ class ActionWhatNext(Action):
 
 
 def _requested_step(tracker: Tracker) -> Optional[str]:
-    for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "step":
-            return entity.get("value")
-    return tracker.get_slot("step")
+    return common.latest_entity(tracker, "step") or tracker.get_slot("step")
 
 
 class ActionStartStep(Action):
@@ -163,7 +151,7 @@ class ActionAskReflectionAnswer(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         step = content.step_by_id(tracker.get_slot("active_step"))
-        question = _variant(step.question, tracker, step.id) if step else ""
+        question = content.variant(step.question, tracker.sender_id, step.id) if step else ""
         dispatcher.utter_message(
             text=question or content.text("step.unknown"),
             buttons=[{"title": content.text("step.button_skip"), "payload": "/skip"}],
@@ -183,7 +171,7 @@ class ValidateReflectionForm(FormValidationAction):
             return {"reflection_answer": SKIP_SENTINEL}
         if len(text.replace(" ", "")) < MIN_ANSWER_CHARS or text.startswith("/"):
             step = content.step_by_id(tracker.get_slot("active_step"))
-            question = _variant(step.question, tracker, step.id) if step else ""
+            question = content.variant(step.question, tracker.sender_id, step.id) if step else ""
             dispatcher.utter_message(text=content.text("step.too_short", question=question))
             return {"reflection_answer": None}
         return {"reflection_answer": text}
@@ -205,7 +193,7 @@ class ActionSaveReflection(Action):
             dispatcher.utter_message(text=content.text("step.skipped", title=step.title))
             common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id))
             return reset
-        acknowledge = _variant(step.acknowledge, tracker, step.id)
+        acknowledge = content.variant(step.acknowledge, tracker.sender_id, step.id)
         saved: Optional[bool] = None
         if common.consented(tracker):
             saved = self._save(tracker.sender_id, step.id, answer)

@@ -174,11 +174,17 @@ def menu(done: List[str], in_progress: List[str], flagged: bool,
     return "\n".join(lines), buttons
 
 
-def requested_group(tracker: Tracker) -> Optional[str]:
+def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
+    """The value of the first `name` entity in the latest message, if any."""
     for entity in tracker.latest_message.get("entities") or []:
-        if entity.get("entity") == "group" and entity.get("value") in content.GROUPS:
+        if entity.get("entity") == name:
             return entity.get("value")
     return None
+
+
+def requested_group(tracker: Tracker) -> Optional[str]:
+    group = latest_entity(tracker, "group")
+    return group if group in content.GROUPS else None
 
 
 def send_menu(dispatcher: CollectingDispatcher, tracker: Tracker, profile: Optional[Profile],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import functools
-import random
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -92,11 +92,13 @@ def text(path: str, **values: Any) -> str:
     return str(node).strip().format(**values)
 
 
-def pick(variants: List[str], rng: Optional[random.Random] = None) -> str:
-    """One of several variants, so the bot does not repeat itself word for word."""
-    if not variants:
+def variant(options: List[str], *keys: Any) -> str:
+    """One of several wordings, chosen by a hash of `keys`: stable for the same keys (a re-asked
+    question keeps its wording), varied across users, steps and turns, reproducible in tests."""
+    if not options:
         return ""
-    return (rng or random).choice(variants)
+    digest = hashlib.sha256(":".join(map(str, keys)).encode()).digest()
+    return options[digest[0] % len(options)]
 
 
 def group_steps(group: str) -> List[Step]:

@@ -9,7 +9,6 @@ Texts are data: bot/content/practice_run.yml.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -62,12 +61,6 @@ def feedback_text(key: str, **values: Any) -> str:
     return " ".join(str(node).split()).format(**values)
 
 
-def _pick(options: List[str], *keys: Any) -> str:
-    """A variant chosen from the run's position, so runs vary but a test can reproduce them."""
-    digest = hashlib.sha256(":".join(map(str, keys)).encode()).digest()
-    return options[digest[0] % len(options)]
-
-
 def is_stop(text: str) -> bool:
     words = " ".join(str(text or "").lower().replace("!", " ").replace(".", " ").split())
     return words in STOP_WORDS
@@ -92,7 +85,7 @@ def match_persona(text: str) -> Optional[str]:
 
 
 def new_run(persona: str, sender: str) -> Dict[str, Any]:
-    opening = _pick(personas()[persona]["opening"], sender, persona, "opening")
+    opening = content.variant(personas()[persona]["opening"], sender, persona, "opening")
     return {"persona": persona, "turn": 0, "openness": 0.0, "used": {}, "pitfalls": [], "lines": 0,
             "reply": opening, "outcome": None}
 
@@ -112,14 +105,14 @@ def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, 
         run["openness"] += PITFALL
     turn = run["turn"]
     if analysis.pitfalls:
-        reply = _pick(persona["lines"]["hardened"], key, turn)
+        reply = content.variant(persona["lines"]["hardened"], key, turn)
     elif fresh:
         best = next((t for t in fresh if t in persona.get("needs", [])), fresh[0])
         reply = persona["hears"][best]
     elif run["openness"] >= TIME_AT:
-        reply = _pick(persona["lines"]["softening"], key, turn)
+        reply = content.variant(persona["lines"]["softening"], key, turn)
     else:
-        reply = _pick(persona["lines"]["guarded"], key, turn)
+        reply = content.variant(persona["lines"]["guarded"], key, turn)
     outcome = None
     if turn >= MIN_TURNS and not analysis.pitfalls and run["openness"] >= AGREE_AT and OFFERS & set(run["used"]):
         outcome = OUTCOME_AGREES
@@ -128,7 +121,7 @@ def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, 
     elif turn >= MAX_TURNS:
         outcome = OUTCOME_TIME if run["openness"] >= TIME_AT else OUTCOME_REFUSES
     if outcome:
-        reply = _pick(persona["endings"][outcome], key, turn)
+        reply = content.variant(persona["endings"][outcome], key, turn)
     run["reply"] = reply
     run["outcome"] = outcome
     return run
