@@ -88,3 +88,22 @@ def test_registered_for_the_default_recipe():
     assert SafetyGate in DefaultV1Recipe._registered_components.values() or any(
         c.clazz is SafetyGate for c in DefaultV1Recipe._registered_components.values()
     )
+
+
+def test_classifier_can_raise_a_pattern_tier_to_immediate_danger_never_lower_it(gate):
+    text = "he kicked the door in"
+    plain = message(text, intent="describe_conflict", confidence=0.9)
+    gate.process([plain])
+    pattern_tier = plain.get(SAFETY_KEY)["tier"]
+    assert pattern_tier != "immediate_danger"  # the patterns alone read it as violence
+    raised = message(text, intent="disclose_immediate_danger", confidence=0.6)
+    gate.process([raised])
+    assert raised.get(INTENT)["name"] == "disclose_immediate_danger"
+    assert raised.get(SAFETY_KEY)["tier"] == "immediate_danger"
+    unsure = message(text, intent="disclose_immediate_danger", confidence=0.2)
+    gate.process([unsure])
+    assert unsure.get(SAFETY_KEY)["tier"] == pattern_tier
+    # A less urgent classifier tier never replaces what the patterns found.
+    urgent = message("he has a gun and says he'll use it tonight", intent="disclose_violence", confidence=0.99)
+    gate.process([urgent])
+    assert urgent.get(SAFETY_KEY)["tier"] == "immediate_danger"

@@ -1,11 +1,11 @@
 """The safety gate: a Rasa NLU component that checks every message for danger.
 
-It runs after DIET and before FallbackClassifier (see config.yml). When the danger patterns
+It runs after the intent classifier and before FallbackClassifier (see config.yml). When the danger patterns
 (bot/nlp/danger_patterns.yml) match, it forces the danger intent of the most urgent tier with
 confidence 1.0 and rewrites the intent ranking, so neither FallbackClassifier's threshold and
-ambiguity checks nor the dialogue policies can send a disclosure anywhere else. When DIET itself
-puts a danger intent on top (a paraphrase the patterns miss) with at least
-`diet_danger_min_confidence`, that prediction is kept and lifted above the fallback threshold, but only when the message also
+ambiguity checks nor the dialogue policies can send a disclosure anywhere else. When the intent
+classifier itself puts a danger intent on top (a paraphrase the patterns miss) with at least
+`danger_min_confidence`, that prediction is kept and lifted above the fallback threshold, but only when the message also
 carries weak risk evidence (see `weak_evidence` in the patterns file); otherwise the danger intents
 are removed from the ranking and the next best intent stands.
 
@@ -24,7 +24,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.danger import DANGER_INTENTS, DangerDetector, default_detector
+from bot.nlp.danger import DANGER_INTENTS, TIER_IMMEDIATE, TIER_TO_INTENT, DangerDetector, default_detector
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class SafetyGate(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"diet_danger_min_confidence": 0.35}
+        return {"danger_min_confidence": 0.35}
 
     @staticmethod
     def required_packages() -> List[Text]:
@@ -96,19 +96,26 @@ class SafetyGate(GraphComponent):
     def check(self, message: Message) -> None:
         text = message.get(TEXT) or ""
         result = self.detector.detect(text)
-        if result.is_danger:
-            override_intent(message, result.intent, "patterns", result.tier, list(result.categories))
-            return
         intent = message.get(INTENT) or {}
         name = intent.get(INTENT_NAME_KEY)
         confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+        if result.is_danger:
+            tier = result.tier
+            if (name == TIER_TO_INTENT[TIER_IMMEDIATE] and tier != TIER_IMMEDIATE
+                    and confidence >= self._config["danger_min_confidence"]):
+                # The patterns found danger and the classifier reads it as happening now ("he broke
+                # the door down and he's inside"): the more urgent reply, which also carries every
+                # line of the other tiers. The classifier can only raise a tier, never lower it.
+                tier = TIER_IMMEDIATE
+            override_intent(message, TIER_TO_INTENT[tier], "patterns", tier, list(result.categories))
+            return
         if name not in DANGER_INTENTS:
             return
         if not result.weak_evidence:
-            # DIET alone, with no risk word at all: its danger intents fire on ordinary talk too
+            # The classifier alone, with no risk word at all: its danger intents fire on ordinary talk too
             # (measured in tests/eval_safety.py), so the message goes to the next best intent.
             self._demote(message)
-        elif confidence >= self._config["diet_danger_min_confidence"]:
+        elif confidence >= self._config["danger_min_confidence"]:
             override_intent(message, name, "classifier", classifier_confidence=round(confidence, 4))
 
     @staticmethod
