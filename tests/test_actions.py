@@ -72,6 +72,19 @@ async def test_unclear_answer_is_asked_again(tracker_factory, dispatcher, domain
     assert "yes or a no" in texts(dispatcher)
 
 
+@pytest.mark.parametrize("text,intent,expected", [
+    ("don't save anything", "withdraw_storage_consent", False),
+    ("yes keep my progress", "give_storage_consent", True),
+    ("no", "deny", False),
+])
+def test_consent_question_understands_storage_requests(tracker_factory, dispatcher, domain, text, intent, expected):
+    """A consent request typed as an answer counts as the answer, not as "I need a yes or a no"."""
+    form = onboarding.ValidateOnboardingForm()
+    result = form.validate_consent_storage(text, dispatcher, tracker_factory(text=text, intent=intent), domain)
+    assert result == {"consent_storage": expected}
+    assert "yes or a no" not in texts(dispatcher)
+
+
 NEGATIVE_SCREEN = {"consent_storage": True, "safe_to_talk": True, "region": "US", "screen_humiliated": False,
                    "screen_afraid": False, "screen_forced": False, "screen_hurt": False,
                    "screen_feels_safe": True, "screen_ex_unsafe": False}

@@ -84,7 +84,12 @@ class ValidateOnboardingForm(FormValidationAction):
 
     def validate_consent_storage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
-        result = self._yes_no("consent_storage", value, dispatcher, tracker)
+        # "don't save anything" / "yes keep my progress" answer the question too.
+        intent = common.latest_intent(tracker)
+        if intent in ("give_storage_consent", "withdraw_storage_consent"):
+            result = {"consent_storage": intent == "give_storage_consent"}
+        else:
+            result = self._yes_no("consent_storage", value, dispatcher, tracker)
         if result["consent_storage"] is not None:
             key = "consent_yes" if result["consent_storage"] else "consent_no"
             dispatcher.utter_message(text=content.text(f"onboarding.{key}"))
