@@ -66,14 +66,38 @@ def test_very_unsure_classifier_danger_is_not_forced(gate):
     assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 0.2}
 
 
-def test_classifier_danger_without_any_risk_word_is_demoted(gate):
-    """DIET's danger intents also fire on ordinary talk; alone, with no risk word, they don't count."""
-    ranking = [{"name": "disclose_violence", "confidence": 0.95}, {"name": "describe_conflict", "confidence": 0.04},
+def test_unsure_classifier_danger_without_any_risk_word_is_demoted(gate):
+    """The classifier's danger intents also fire on ordinary talk; alone, with no risk word and below
+    danger_alone_min_confidence, they don't count and the next best intent stands."""
+    ranking = [{"name": "disclose_violence", "confidence": 0.8}, {"name": "describe_conflict", "confidence": 0.19},
                {"name": "disclose_self_harm", "confidence": 0.01}]
-    msg = message("he won't listen to me", intent="disclose_violence", confidence=0.95, ranking=ranking)
+    msg = message("he won't listen to me", intent="disclose_violence", confidence=0.8, ranking=ranking)
     gate.process([msg])
-    assert msg.get(INTENT) == {"name": "describe_conflict", "confidence": 0.04}
+    assert msg.get(INTENT) == {"name": "describe_conflict", "confidence": 0.19}
     assert [r["name"] for r in msg.get(INTENT_RANKING_KEY)] == ["describe_conflict"]
+    assert msg.get(SAFETY_KEY) is None
+
+
+def test_sure_classifier_danger_counts_without_a_risk_word(gate):
+    """A disclosure in plain words has no risk word; a sure classifier escalates it."""
+    text = "he intimidates me with his size"
+    assert not gate.detector.detect(text).weak_evidence and not gate.detector.detect(text).is_danger
+    msg = message(text, intent="disclose_violence", confidence=0.95)
+    gate.process([msg])
+    assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 1.0}
+    assert msg.get(SAFETY_KEY)["source"] == "classifier"
+    threshold = SafetyGate.get_default_config()["danger_alone_min_confidence"]
+    below = message(text, intent="disclose_violence", confidence=threshold - 0.01)
+    gate.process([below])
+    assert below.get(INTENT)["name"] != "disclose_violence"
+
+
+def test_sure_classifier_danger_does_not_override_an_idiom_the_patterns_excused(gate):
+    text = "I'm going to hit the gym and then talk to him"
+    assert gate.detector.detect(text).idiom and not gate.detector.detect(text).weak_evidence
+    msg = message(text, intent="disclose_violence", confidence=0.99)
+    gate.process([msg])
+    assert msg.get(INTENT)["name"] != "disclose_violence"
     assert msg.get(SAFETY_KEY) is None
 
 

@@ -5,9 +5,12 @@ It runs after the intent classifier and before FallbackClassifier (see config.ym
 confidence 1.0 and rewrites the intent ranking, so neither FallbackClassifier's threshold and
 ambiguity checks nor the dialogue policies can send a disclosure anywhere else. When the intent
 classifier itself puts a danger intent on top (a paraphrase the patterns miss) with at least
-`danger_min_confidence`, that prediction is kept and lifted above the fallback threshold, but only when the message also
-carries weak risk evidence (see `weak_evidence` in the patterns file); otherwise the danger intents
-are removed from the ranking and the next best intent stands.
+`danger_min_confidence`, that prediction is kept and lifted above the fallback threshold when the message also
+carries weak risk evidence (see `weak_evidence` in the patterns file). Without any risk word the
+classifier must be surer, `danger_alone_min_confidence`, and the patterns must not have excused the
+message as an idiom (a disclosure in plain words: "I told my doctor I fell off a step stool, that's
+what I always tell her"); otherwise the danger intents are removed from the ranking and the next
+best intent stands.
 
 The decision never depends on an action server or a database.
 """
@@ -58,7 +61,7 @@ class SafetyGate(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"danger_min_confidence": 0.35}
+        return {"danger_min_confidence": 0.35, "danger_alone_min_confidence": 0.9}
 
     @staticmethod
     def required_packages() -> List[Text]:
@@ -112,9 +115,14 @@ class SafetyGate(GraphComponent):
         if name not in DANGER_INTENTS:
             return
         if not result.weak_evidence:
-            # The classifier alone, with no risk word at all: its danger intents fire on ordinary talk too
-            # (measured in tests/eval_safety.py), so the message goes to the next best intent.
-            self._demote(message)
+            # The classifier alone, with no risk word at all: trusted only when it is sure and the
+            # patterns have not read the risky words as an idiom ("hit the gym"). Below that its
+            # danger intents fire on ordinary talk too (measured in tests/eval_safety.py and
+            # docs/safety-evaluation.md), so the message goes to the next best intent.
+            if confidence >= self._config["danger_alone_min_confidence"] and not result.idiom:
+                override_intent(message, name, "classifier", classifier_confidence=round(confidence, 4))
+            else:
+                self._demote(message)
         elif confidence >= self._config["danger_min_confidence"]:
             override_intent(message, name, "classifier", classifier_confidence=round(confidence, 4))
 

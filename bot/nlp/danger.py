@@ -58,6 +58,9 @@ class DangerResult:
     matches: Tuple[DangerMatch, ...] = field(default_factory=tuple)
     # Risk-relevant words too ambiguous to escalate alone (see `weak_evidence` in the patterns).
     weak_evidence: bool = False
+    # A rule or a weak-evidence word matched but an `unless` idiom excused it ("hit the gym",
+    # "kill two birds"): the patterns have read the risky words as harmless.
+    idiom: bool = False
 
     @property
     def is_danger(self) -> bool:
@@ -252,9 +255,11 @@ class DangerDetector:
         for match_id, start, end in self.unless_matcher(doc):
             exceptions.setdefault(vocab[match_id], []).append((start, end))
         found: Dict[str, DangerMatch] = {}
+        excused = False
         for match_id, start, end in self.matcher(doc):
             rule_id = vocab[match_id]
             if _overlaps((start, end), exceptions.get(rule_id, [])):
+                excused = True
                 continue
             if rule_id in found:
                 continue
@@ -266,7 +271,8 @@ class DangerDetector:
                 text=doc[start:end].text,
             )
         if not found:
-            return DangerResult(tier=None, weak_evidence=self._weak_evidence(doc))
+            weak, weak_excused = self._weak_evidence(doc)
+            return DangerResult(tier=None, weak_evidence=weak, idiom=excused or weak_excused)
         matches = tuple(found.values())
         tiers = {m.tier for m in matches}
         if TIER_SELF_HARM in tiers and tiers & VIOLENCE_TIERS:
@@ -278,9 +284,12 @@ class DangerDetector:
         categories = tuple(sorted({m.category for m in matches}))
         return DangerResult(tier=tier, categories=categories, matches=matches, weak_evidence=True)
 
-    def _weak_evidence(self, doc) -> bool:
+    def _weak_evidence(self, doc) -> Tuple[bool, bool]:
+        """(any weak-evidence word left, any excused by an idiom)."""
         excluded = [(s, e) for _, s, e in self.weak_unless_matcher(doc)]
-        return any(not _overlaps((s, e), excluded) for _, s, e in self.weak_matcher(doc))
+        spans = [(s, e) for _, s, e in self.weak_matcher(doc)]
+        left = [span for span in spans if not _overlaps(span, excluded)]
+        return bool(left), len(left) < len(spans)
 
 
 def _overlaps(span: Tuple[int, int], others: Sequence[Tuple[int, int]]) -> bool:
