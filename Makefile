@@ -23,13 +23,17 @@ export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
+export WEB_PORT ?= 8000
+WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-lock.json | cut -c1-12)
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup venv spacy migrate train train-force run actions shell validate test test-unit hotlines-verify \
+.PHONY: help setup venv web web-deps spacy migrate train train-force run actions shell validate test test-unit hotlines-verify \
         test-core eval eval-practice eval-safety hotlines hotlines-check clean
 
 help:
-	@echo "make run        set everything up and start the bot (REST on :$(RASA_PORT), actions on :$(ACTIONS_PORT))"
+	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
+	@echo "                Rasa (REST, socket.io) on :$(RASA_PORT), actions on :$(ACTIONS_PORT)"
+	@echo "make web        serve the demo practice page and the chat widget only"
 	@echo "make test       set everything up and run every check"
 	@echo "make train      train the model if it is missing or stale"
 	@echo "make shell      chat in the terminal (starts the action server too)"
@@ -60,7 +64,18 @@ migrate: $(STAMP)
 	@mkdir -p var
 	$(PY) -m bot.actions.progress_db upgrade
 
-setup: venv spacy migrate
+# The widget's one dependency, socket.io-client, exactly as the lock file says (no CDN at run time).
+$(WEB_STAMP): bot/web/package.json bot/web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd bot/web && npm ci --no-audit --no-fund --loglevel=error
+	@rm -f bot/web/node_modules/.installed-*; touch $@
+
+web-deps: $(WEB_STAMP)
+
+web: web-deps venv
+	$(PY) -m bot.web.server --port $(WEB_PORT)
+
+setup: venv web-deps spacy migrate
 
 # `rasa train --dry-run` misses a changed option of a component that is not trained (the safety
 # gate's thresholds): a config.yml newer than the model retrains too (cached parts take seconds).

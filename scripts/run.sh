@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the action server and the Rasa server (or `rasa shell` with "shell"); stop both on Ctrl-C.
+# Start the action server, the Rasa server and the web page (or `rasa shell` with "shell"); stop all on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -21,7 +21,10 @@ model="bot/models/reluctant-partner-coach.tar.gz"
 if [ "$mode" = shell ]; then
   .venv/bin/rasa shell --model "$model" --endpoints endpoints.yml
 else
-  echo "starting Rasa on http://localhost:${RASA_PORT:-5005} (POST /webhooks/rest/webhook); Ctrl-C stops both servers"
+  .venv/bin/python -m bot.web.server --port "${WEB_PORT:-8000}" &
+  pids+=($!)
+  echo "starting Rasa on http://localhost:${RASA_PORT:-5005} (REST: POST /webhooks/rest/webhook, socket.io)"
+  echo "the practice page with the chat widget: http://localhost:${WEB_PORT:-8000}/ ; Ctrl-C stops all servers"
   .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
     --port "${RASA_PORT:-5005}" --cors "*" &
   pids+=($!)

@@ -1,64 +1,13 @@
 """Progress survives a restart of both servers: the real processes, started as `make run` does."""
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT, free_port, wait_for
+from tests.integration.conftest import IN_CI, MODEL
+from tests.servers import Servers, post
 from tests.safety_harness import ONBOARDING_NEGATIVE
 
 pytestmark = pytest.mark.integration
-
-
-def post(port: int, sender: str, text: str):
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-class Servers:
-    """scripts/run.sh (action server + Rasa server) on free ports with the given stores."""
-
-    def __init__(self, workdir: Path):
-        self.rasa_port, self.actions_port = free_port(), free_port()
-        self.env = dict(
-            os.environ,
-            RASA_PORT=str(self.rasa_port),
-            ACTIONS_PORT=str(self.actions_port),
-            ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
-            RASA_TRACKER_DB=str(workdir / "tracker.db"),
-            PROGRESS_DB_URL=f"sqlite:///{workdir / 'progress.db'}",
-            PYTHONPATH=str(REPO_ROOT),
-        )
-        self.log = workdir / "servers.log"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["scripts/run.sh"], cwd=REPO_ROOT, env=self.env, start_new_session=True,
-            stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
-        )
-        wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.proc, 180)
-        wait_for(f"http://127.0.0.1:{self.rasa_port}/", self.proc, 240)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # what Ctrl-C does
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                raise AssertionError("servers did not stop cleanly on Ctrl-C")
 
 
 @pytest.fixture

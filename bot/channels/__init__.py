@@ -1,0 +1,1 @@
+"""Rasa input channels of the project: the web widget's socket.io channel, Telegram and Slack."""
