@@ -33,6 +33,7 @@ export PYTHONHASHSEED ?= 0
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
 	@echo "                Rasa (REST, socket.io) on :$(RASA_PORT), actions on :$(ACTIONS_PORT)"
+	@echo "                Telegram and Slack too when their variables are set (docs/channels.md)"
 	@echo "make web        serve the demo practice page and the chat widget only"
 	@echo "make test       set everything up and run every check"
 	@echo "make train      train the model if it is missing or stale"

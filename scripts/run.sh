@@ -15,6 +15,9 @@ trap stop EXIT INT TERM
 .venv/bin/python -m bot.content.practice check
 # The action server applies the progress database's migrations before it starts.
 .venv/bin/python -m bot.actions.progress_db upgrade
+# Telegram and Slack join only when their environment variables are set (docs/channels.md); a
+# half-configured channel stops here with the missing variable named.
+.venv/bin/python -m bot.channels.credentials --base credentials.yml --out var/credentials.yml
 .venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}" &
 pids+=($!)
 model="bot/models/reluctant-partner-coach.tar.gz"
@@ -25,7 +28,7 @@ else
   pids+=($!)
   echo "starting Rasa on http://localhost:${RASA_PORT:-5005} (REST: POST /webhooks/rest/webhook, socket.io)"
   echo "the practice page with the chat widget: http://localhost:${WEB_PORT:-8000}/ ; Ctrl-C stops all servers"
-  .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials credentials.yml \
+  .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml \
     --port "${RASA_PORT:-5005}" --cors "*" &
   pids+=($!)
   wait -n "${pids[@]}"

@@ -1,0 +1,1 @@
+"""Offline tests of the Telegram and Slack channels and of the credentials generator."""
