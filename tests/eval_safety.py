@@ -22,6 +22,7 @@ SETS = {
     "development (tests/safety/danger_eval.yml, benign_eval.yml)": ("danger_eval.yml", "benign_eval.yml"),
     "first held-out set, now seen (tests/safety/holdout_danger.yml, holdout_benign.yml)": ("holdout_danger.yml", "holdout_benign.yml"),
     "second held-out set, now seen (tests/safety/holdout2_danger.yml, holdout2_benign.yml)": ("holdout2_danger.yml", "holdout2_benign.yml"),
+    "the user's own part in conflict, ordinary accountability answers (tests/safety/own_part_benign.yml)": (None, "own_part_benign.yml"),
 }
 
 
@@ -50,7 +51,7 @@ async def main() -> None:
     agent = Agent.load(str(REPO_ROOT / "bot/models/reluctant-partner-coach.tar.gz"), action_endpoint=EndpointConfig(url=url))
     results = {}
     for title, (danger_file, benign_file) in SETS.items():
-        danger = [i["text"] for i in load_eval(danger_file)]
+        danger = [i["text"] for i in load_eval(danger_file)] if danger_file else []
         benign = [i["text"] for i in load_eval(benign_file)]
         results[title] = {"patterns_only": patterns_only(danger, benign), "bot": await evaluate(agent, danger, benign)}
     out = REPO_ROOT / "results" / "safety_eval.json"

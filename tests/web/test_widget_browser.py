@@ -269,6 +269,43 @@ def test_usable_at_360_pixels(servers, browser):
     browser.save_screenshot(str(RESULTS / "widget-360px.png"))
 
 
+def click_choice(driver, label: str):
+    """Click the newest enabled choice whose text starts with `label`, as a user would."""
+    before = len(bot_texts(driver))
+    choices = [c for c in driver.find_elements("css selector", ".cc-choice")
+               if c.is_enabled() and c.text.lower().startswith(label.lower())]
+    assert choices, f"no choice {label!r} on screen: {[c.text for c in driver.find_elements('css selector', '.cc-choice') if c.is_enabled()]}"
+    choices[-1].click()
+    wait_until(lambda: len(bot_texts(driver)) > before, message=f"the reply to {label!r}")
+    time.sleep(0.8)
+    return bot_texts(driver)[before:]
+
+
+def test_a_new_user_on_a_phone_completes_a_coaching_step_with_buttons_and_free_text(servers, browser):
+    """The whole way a new user goes on a 360 px screen: onboarding and screen by buttons, a step
+    suggested by "What's next?", an answer typed in their own words, progress, and an objection."""
+    browser.set_window_size(360, 740)
+    open_chat(browser, servers)
+    for label in ["Yes, keep my progress", "Yes, I can talk", "United States", "No", "No", "No", "No", "Yes", "No"]:
+        replies = click_choice(browser, label)
+    assert any("parts of the program" in r for r in replies), replies
+    replies = click_choice(browser, "What's next")
+    assert any("I suggest this next" in r for r in replies), replies
+    replies = click_choice(browser, "Start:")
+    assert len(replies) >= 2  # why, what to do, and the reflective question
+    replies = say(browser, "I go quiet for days instead of saying what bothers me; next time I'll say it the same evening")
+    assert not any(US_DV_HOTLINE in r for r in replies), replies
+    assert any("saved your answer" in r.lower() for r in replies), replies
+    replies = say(browser, "show my progress")
+    assert any("done" in r.lower() for r in replies), replies
+    replies = say(browser, "he says we can't afford therapy")
+    assert replies and not any(US_DV_HOTLINE in r for r in replies)
+    width = browser.execute_script("return document.documentElement.clientWidth;")
+    assert browser.execute_script("return document.documentElement.scrollWidth;") <= width
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(RESULTS / "widget-360px-step.png"))
+
+
 def test_offline_notice_and_reconnection_after_a_server_restart(servers, browser):
     open_chat(browser, servers)
     servers.stop()
