@@ -28,7 +28,7 @@ WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-loc
 export PYTHONHASHSEED ?= 0
 
 .PHONY: help setup venv web web-deps spacy migrate train train-force run actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-practice eval-safety hotlines hotlines-check clean
+        test-core eval eval-practice eval-safety retention hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
@@ -43,6 +43,7 @@ help:
 	@echo "make eval       5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
 	@echo "make eval-practice  precision and recall of the practice-run analyzer"
 	@echo "make eval-safety  recall and false-positive rate of the safety gate"
+	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
 	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
 
@@ -126,6 +127,11 @@ eval-practice: spacy
 
 eval-safety: train
 	scripts/with_actions.sh $(PY) -m tests.eval_safety
+
+# Deletes everything of people inactive for longer than RETENTION_DAYS (default 90); run nightly
+# from cron (README, "Retention"). DRY_RUN=1 only counts.
+retention: setup
+	$(PY) -m bot.privacy retention $(if $(DRY_RUN),--dry-run,)
 
 hotlines: venv
 	$(PY) -m bot.content.hotlines generate
