@@ -11,6 +11,15 @@ stop() {
 }
 trap stop EXIT INT TERM
 
+# Rasa's HTTP API (trackers, events, model) is off unless RASA_ENABLE_API=true, and then only with a token.
+api_args=()
+if [ "${RASA_ENABLE_API:-false}" = true ]; then
+  if [ "${#RASA_API_TOKEN}" -lt 16 ]; then
+    echo "error: RASA_ENABLE_API=true needs RASA_API_TOKEN (16 characters or more); the HTTP API stays off without it" >&2
+    exit 1
+  fi
+  api_args=(--enable-api --auth-token "$RASA_API_TOKEN")
+fi
 # A broken practice settings file stops here with the bad field named.
 .venv/bin/python -m bot.content.practice check
 # The action server applies the progress database's migrations before it starts.
@@ -29,7 +38,7 @@ else
   echo "starting Rasa on http://localhost:${RASA_PORT:-5005} (REST: POST /webhooks/rest/webhook, socket.io)"
   echo "the practice page with the chat widget: http://localhost:${WEB_PORT:-8000}/ ; Ctrl-C stops all servers"
   .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml \
-    --port "${RASA_PORT:-5005}" --cors "*" &
+    --port "${RASA_PORT:-5005}" --cors "*" "${api_args[@]}" &
   pids+=($!)
   wait -n "${pids[@]}"
 fi
