@@ -330,3 +330,13 @@ var out = {};
 });
 return out;
 """
+
+
+def test_server_logs_carry_no_message_text(servers):
+    """Everything typed in this module went through Rasa, the action server and the web server,
+    whose output is in one log at the default level: none of it may appear there (issue 6)."""
+    log = servers.log.read_text(encoding="utf-8", errors="replace")
+    assert "Rasa server is up and running" in log and "Action endpoint is up and running" in log
+    for typed in ["he hit me last night", "I want to listen more", "I go quiet for days",
+                  "we can't afford therapy", "I Think We Need Help", "onerror"]:
+        assert typed not in log, f"{typed!r} appears in the server log"
