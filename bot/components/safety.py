@@ -114,15 +114,12 @@ class SafetyGate(GraphComponent):
             return
         if name not in DANGER_INTENTS:
             return
-        if not result.weak_evidence:
+        if not result.weak_evidence and (confidence < self._config["danger_alone_min_confidence"] or result.idiom):
             # The classifier alone, with no risk word at all: trusted only when it is sure and the
             # patterns have not read the risky words as an idiom ("hit the gym"). Below that its
             # danger intents fire on ordinary talk too (measured in tests/eval_safety.py and
             # docs/safety-evaluation.md), so the message goes to the next best intent.
-            if confidence >= self._config["danger_alone_min_confidence"] and not result.idiom:
-                override_intent(message, name, "classifier", classifier_confidence=round(confidence, 4))
-            else:
-                self._demote(message)
+            self._demote(message)
         elif confidence >= self._config["danger_min_confidence"]:
             override_intent(message, name, "classifier", classifier_confidence=round(confidence, 4))
 

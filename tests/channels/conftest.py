@@ -1,7 +1,7 @@
 """One real `rasa run` with the Telegram and Slack channels, talking to a fake Telegram/Slack API.
 
-Why a real subprocess rather than an in-process app with mock.patch: it runs exactly what
-scripts/run.sh runs (the credentials generator, Rasa reading the `${VAR}` references, the channels
+Why the real servers (tests/servers.py starts scripts/run.sh) rather than an in-process app with
+mock.patch: it runs exactly what `make run` runs (the credentials generator, Rasa reading the `${VAR}` references, the channels
 built from credentials and environment, the after-start setWebhook) and the test sees the
 outbound calls as they go over the wire (aiogram's form fields, slack_sdk's JSON), not as Python
 calls a patch happened to catch. TELEGRAM_API_URL and SLACK_API_URL point the server at
@@ -17,10 +17,7 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,7 +30,9 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import pytest
 import yaml
 
-from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT, free_port, wait_for
+from tests.conftest import us_dv_number  # noqa: F401  (the channel tests import it from here)
+from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT
+from tests.servers import Servers
 
 TELEGRAM_TOKEN = "123456789:TEST-token_for-the-fake-api"
 TELEGRAM_SECRET = "test-secret-token_0123456789abcdef"
@@ -41,14 +40,6 @@ TELEGRAM_WEBHOOK_URL = "https://coach.example.org/webhooks/telegram/webhook"
 TELEGRAM_BOT_ID = 123456789
 SLACK_TOKEN = "xoxb-test-token"
 SLACK_SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
-
-
-def us_dv_number() -> str:
-    """The US domestic-violence hotline number, as bot/content/hotlines.yml gives it."""
-    with open(REPO_ROOT / "bot" / "content" / "hotlines.yml", encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    contact = data["regions"]["US"]["domestic_violence"][0]["contact"]
-    return next(word.rstrip(",") for word in contact.split() if word[:1].isdigit() and "-" in word)
 
 
 def question_text(slot: str) -> str:
@@ -166,6 +157,8 @@ class Bot:
 
 @pytest.fixture(scope="session")
 def bot(tmp_path_factory):
+    """The servers as `make run` starts them (scripts/run.sh, which generates the credentials from
+    these variables), with both channels on and their outbound API calls sent to the fake."""
     if not MODEL.exists():
         if IN_CI:
             pytest.fail(f"no trained model at {MODEL}: `make train` must run before the tests in CI")
@@ -173,66 +166,26 @@ def bot(tmp_path_factory):
     from bot.actions.progress_db import upgrade
 
     work = tmp_path_factory.mktemp("channels")
-    progress_db = f"sqlite:///{work / 'progress.db'}"
-    upgrade(progress_db)
+    upgrade(f"sqlite:///{work / 'progress.db'}")
     fake = FakeAPI()
-    rasa_port, actions_port = free_port(), free_port()
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO_ROOT),
-        PROGRESS_DB_URL=progress_db,
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+    message_db = work / "var" / "telegram_messages.db"
+    servers = Servers(work, extra_env=dict(
         TELEGRAM_TOKEN=TELEGRAM_TOKEN,
         TELEGRAM_WEBHOOK_URL=TELEGRAM_WEBHOOK_URL,
         TELEGRAM_SECRET_TOKEN=TELEGRAM_SECRET,
         TELEGRAM_BOT_NAME="CoachTestBot",
         TELEGRAM_API_URL=fake.url,
-        TELEGRAM_MESSAGE_DB=str(work / "var" / "telegram_messages.db"),
+        TELEGRAM_MESSAGE_DB=str(message_db),
         SLACK_TOKEN=SLACK_TOKEN,
         SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
         SLACK_API_URL=fake.url + "/api/",
-    )
-    (work / "base.yml").write_text("rest:\n", encoding="utf-8")
-    (work / "endpoints.yml").write_text(
-        f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n"
-        f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n",
-        encoding="utf-8",
-    )
-    credentials = work / "var" / "credentials.yml"
-    generated = subprocess.run(
-        [sys.executable, "-m", "bot.channels.credentials", "--base", str(work / "base.yml"), "--out", str(credentials)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-    )
-    assert generated.returncode == 0, generated.stderr
-    log_path = work / "servers.log"
-    log = open(log_path, "w")
-    rasa_bin = str(Path(sys.executable).with_name("rasa"))
-    procs: List[subprocess.Popen] = []
+    ))
     try:
-        # One heavy process at a time: the action server first, then Rasa.
-        procs.append(subprocess.Popen(
-            [rasa_bin, "run", "actions", "--actions", "bot.actions", "--port", str(actions_port)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        ))
-        wait_for(f"http://127.0.0.1:{actions_port}/health", procs[0])
-        procs.append(subprocess.Popen(
-            [rasa_bin, "run", "--model", str(MODEL), "--endpoints", str(work / "endpoints.yml"),
-             "--credentials", str(credentials), "--port", str(rasa_port)],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        ))
-        wait_for(f"http://127.0.0.1:{rasa_port}/", procs[1], 240)
+        servers.start()
         fake.wait(lambda: fake.since(0, "telegram", "setMyCommands"), timeout=30)
-        yield Bot(rasa_port, fake, work / "tracker.db", work / "var" / "telegram_messages.db", log_path)
+        yield Bot(servers.rasa_port, fake, work / "tracker.db", message_db, servers.log)
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        log.close()
+        servers.stop()
         fake.stop()
 
 

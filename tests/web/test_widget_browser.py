@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import us_dv_number
 from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT
 from tests.safety_harness import ONBOARDING_NEGATIVE
 from tests.servers import Servers
@@ -30,7 +31,7 @@ CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
 RESULTS = REPO_ROOT / "results" / "web"
 STORE_KEY = "coach-chat:v1"
-US_DV_HOTLINE = "1-800-799-7233"
+US_DV_HOTLINE = us_dv_number()
 WAIT = 60
 
 
