@@ -16,6 +16,10 @@ MAX_HISTORY := 5
 # Local defaults; every one can be overridden from the environment.
 export ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
 export RASA_TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
+# Empty: the SQLite file above and an in-memory lock store (one Rasa process). Several processes:
+# postgresql+psycopg2://... and redis://... (README, "Running several instances").
+export RASA_TRACKER_DB_URL ?=
+export RASA_LOCK_STORE_URL ?=
 export PROGRESS_DB_URL ?= sqlite:///$(CURDIR)/var/progress.db
 export RASA_PORT ?= 5005
 export ACTIONS_PORT ?= 5055
@@ -27,13 +31,15 @@ export WEB_PORT ?= 8000
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-lock.json | cut -c1-12)
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup venv web web-deps spacy migrate train train-force run actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-practice eval-safety retention hotlines hotlines-check clean
+.PHONY: help setup venv web web-deps spacy migrate train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
+        test-core eval eval-practice eval-safety bench-load retention hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
 	@echo "                Rasa (REST, socket.io) on :$(RASA_PORT), actions on :$(ACTIONS_PORT)"
 	@echo "                Telegram and Slack too when their variables are set (docs/channels.md)"
+	@echo "make run-scaled two Rasa processes (:$(RASA_PORT), :$$(($(RASA_PORT)+1))) sharing PostgreSQL and Redis"
+	@echo "                on loopback, one action server and the web page (README, \"Running several instances\")"
 	@echo "make web        serve the demo practice page and the chat widget only"
 	@echo "make test       set everything up and run every check"
 	@echo "make train      train the model if it is missing or stale"
@@ -43,6 +49,8 @@ help:
 	@echo "make eval       5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
 	@echo "make eval-practice  precision and recall of the practice-run analyzer"
 	@echo "make eval-safety  recall and false-positive rate of the safety gate"
+	@echo "make bench-load 50 simulated users through full conversations on servers it starts: messages/s,"
+	@echo "                latencies, errors, lost progress rows (BENCH_ARGS=--markdown: docs/benchmarks.md)"
 	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
 	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
@@ -62,9 +70,10 @@ $(SPACY): $(STAMP) bot/nlp/pipeline.py
 
 spacy: $(SPACY)
 
+# Rasa's tracker tables and the progress database's migrations, on the configured URLs.
 migrate: $(STAMP)
 	@mkdir -p var
-	$(PY) -m bot.actions.progress_db upgrade
+	$(PY) -m bot.stores migrate
 
 # The widget's one dependency, socket.io-client, exactly as the lock file says (no CDN at run time).
 $(WEB_STAMP): bot/web/package.json bot/web/package-lock.json
@@ -94,6 +103,9 @@ train-force: setup
 
 run: train
 	scripts/run.sh
+
+run-scaled: train
+	scripts/run_scaled.sh
 
 actions: setup
 	$(RASA) run actions --actions bot.actions --port $(ACTIONS_PORT)
@@ -127,6 +139,11 @@ eval-practice: spacy
 
 eval-safety: train
 	scripts/with_actions.sh $(PY) -m tests.eval_safety
+
+# 50 users through full coaching conversations over REST, on scripts/run.sh started on free ports
+# with its own stores (bench/README.md); e.g. BENCH_ARGS="--users 10 --markdown".
+bench-load: train
+	$(PY) bench/load.py --start single --users 50 $(BENCH_ARGS)
 
 # Deletes everything of people inactive for longer than RETENTION_DAYS (default 90); run nightly
 # from cron (README, "Retention"). DRY_RUN=1 only counts.

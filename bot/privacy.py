@@ -33,7 +33,7 @@ DEFAULT_RETENTION_DAYS = 90
 # Rasa's SQLTrackerStore table; only the columns needed here.
 _metadata = MetaData()
 EVENTS = Table("events", _metadata, Column("id", Integer, primary_key=True), Column("sender_id", String(255)),
-               Column("timestamp", Float))
+               Column("type_name", String(255)), Column("timestamp", Float))
 
 # Every progress table with the time columns that show activity.
 PROGRESS_ACTIVITY = [
@@ -58,12 +58,10 @@ def retention_days() -> int:
     return days
 
 
-def tracker_url() -> Optional[str]:
-    url = os.environ.get("RASA_TRACKER_DB_URL")
-    if url:
-        return url
-    path = os.environ.get("RASA_TRACKER_DB")
-    return f"sqlite:///{path}" if path else None
+def tracker_url() -> str:
+    from bot.stores import tracker_db_url  # imports Rasa: only when the command runs
+
+    return tracker_db_url()
 
 
 @dataclass
@@ -142,6 +140,56 @@ def run_retention(days: int, progress_url: Optional[str] = None, tracker_db_url:
     if dry_run:
         return Report(expired_senders=len(senders))
     return delete_senders(senders, progress, tracker)
+
+
+# "Delete my data" (bot/actions/privacy.py): the action deletes the progress rows and sets this slot;
+# the tracker store (bot/stores.py) then deletes the conversation's events instead of saving them,
+# after the turn, so Rasa cannot write the deleted conversation back.
+ERASE_SLOT = "erase_conversation"
+
+
+@dataclass
+class PersonData:
+    """What is stored about one person, in counts (for "delete my data" and "export my data")."""
+
+    messages: int = 0          # their messages in the conversation (tracker store)
+    events: int = 0            # all conversation events
+    first_message: Optional[dt.datetime] = None
+    last_message: Optional[dt.datetime] = None
+
+
+def conversation_counts(sender: str, tracker: Optional[Engine]) -> PersonData:
+    data = PersonData()
+    if not _has_events(tracker):
+        return data
+    events = EVENTS
+    with tracker.connect() as conn:
+        data.events = conn.execute(select(func.count()).where(events.c.sender_id == sender)).scalar() or 0
+        row = conn.execute(select(func.count(), func.min(events.c.timestamp), func.max(events.c.timestamp))
+                           .where(events.c.sender_id == sender, events.c.type_name == "user")).one()
+    data.messages = row[0] or 0
+    if row[1] is not None:
+        data.first_message = dt.datetime.utcfromtimestamp(row[1])
+        data.last_message = dt.datetime.utcfromtimestamp(row[2])
+    return data
+
+
+def delete_person_progress(sender: str, progress: Engine) -> Dict[str, int]:
+    """Every progress row of one person, in one transaction: rows deleted per table."""
+    counts: Dict[str, int] = {}
+    with progress.begin() as conn:
+        for model in PROGRESS_DELETE_ORDER:
+            if inspect(progress).has_table(model.__tablename__):
+                counts[model.__tablename__] = conn.execute(delete(model).where(model.sender_id == sender)).rowcount
+    return counts
+
+
+def delete_conversation(sender: str, tracker: Optional[Engine]) -> int:
+    """Every event of one conversation; the number deleted."""
+    if not _has_events(tracker):
+        return 0
+    with tracker.begin() as conn:
+        return conn.execute(delete(EVENTS).where(EVENTS.c.sender_id == sender)).rowcount
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Start the action server, the Rasa server and the web page (or `rasa shell` with "shell"); stop all on Ctrl-C.
+# Start the action server, the Rasa server and the web page; stop all on Ctrl-C.
+#   scripts/run.sh          all three (`make run`)
+#   scripts/run.sh shell    the action server and `rasa shell` (`make shell`)
+#   scripts/run.sh rasa     the Rasa server only, in this process (one instance of `make run-scaled`)
+#   scripts/run.sh actions  the action server only, in this process
+#   scripts/run.sh web      the web page only, in this process
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
+case "$mode" in
+  run | shell | rasa | actions | web) ;;
+  *) echo "usage: scripts/run.sh [run|shell|rasa|actions|web]" >&2; exit 2 ;;
+esac
 pids=()
 stop() {
   trap - EXIT INT TERM
@@ -20,25 +29,42 @@ if [ "${RASA_ENABLE_API:-false}" = true ]; then
   fi
   api_args=(--enable-api --auth-token "$RASA_API_TOKEN")
 fi
+# endpoints.yml reads these; empty (the Makefile's default) means the SQLite tracker file
+# RASA_TRACKER_DB and an in-memory lock store: one Rasa process (README, "Configuration").
+export RASA_TRACKER_DB_URL=${RASA_TRACKER_DB_URL:-} RASA_LOCK_STORE_URL=${RASA_LOCK_STORE_URL:-}
+model="bot/models/reluctant-partner-coach.tar.gz"
+# Each server's command line, in this one place (`make run` and every instance of `make run-scaled`).
+rasa_server=(.venv/bin/python -m bot.serve run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml
+  --port "${RASA_PORT:-5005}" --cors "*" "${api_args[@]}")
+action_server=(.venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}")
+web_page=(.venv/bin/python -m bot.web.server --port "${WEB_PORT:-8000}")
+
 # A broken practice settings file stops here with the bad field named.
-.venv/bin/python -m bot.content.practice check
-# The action server applies the progress database's migrations before it starts.
-.venv/bin/python -m bot.actions.progress_db upgrade
+check_practice() { .venv/bin/python -m bot.content.practice check; }
 # Telegram and Slack join only when their environment variables are set (docs/channels.md); a
 # half-configured channel stops here with the missing variable named.
-.venv/bin/python -m bot.channels.credentials --base credentials.yml --out var/credentials.yml
-.venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}" &
+write_credentials() { .venv/bin/python -m bot.channels.credentials --base credentials.yml --out var/credentials.yml; }
+
+case "$mode" in
+  web) exec "${web_page[@]}" ;;
+  actions) check_practice; exec "${action_server[@]}" ;;
+  rasa) write_credentials; exec "${rasa_server[@]}" ;;
+esac
+check_practice
+# Rasa's tracker tables and the progress database's migrations, before the servers start
+# (`make run-scaled` applies them once, before all its instances).
+.venv/bin/python -m bot.stores migrate
+write_credentials
+"${action_server[@]}" &
 pids+=($!)
-model="bot/models/reluctant-partner-coach.tar.gz"
 if [ "$mode" = shell ]; then
-  .venv/bin/rasa shell --model "$model" --endpoints endpoints.yml
+  .venv/bin/python -m bot.serve shell --model "$model" --endpoints endpoints.yml
 else
-  .venv/bin/python -m bot.web.server --port "${WEB_PORT:-8000}" &
+  "${web_page[@]}" &
   pids+=($!)
   echo "starting Rasa on http://localhost:${RASA_PORT:-5005} (REST: POST /webhooks/rest/webhook, socket.io)"
   echo "the practice page with the chat widget: http://localhost:${WEB_PORT:-8000}/ ; Ctrl-C stops all servers"
-  .venv/bin/rasa run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml \
-    --port "${RASA_PORT:-5005}" --cors "*" "${api_args[@]}" &
+  "${rasa_server[@]}" &
   pids+=($!)
   wait -n "${pids[@]}"
 fi

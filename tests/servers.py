@@ -33,7 +33,8 @@ class Servers:
             WEB_PORT=str(self.web_port),
             RASA_PUBLIC_URL=f"http://127.0.0.1:{self.rasa_port}",
             ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.actions_port}/webhook",
-            RASA_TRACKER_DB=str(workdir / "tracker.db"),
+            RASA_TRACKER_DB_URL=f"sqlite:///{workdir / 'tracker.db'}",
+            RASA_LOCK_STORE_URL="",  # one Rasa process: the in-memory lock store
             PROGRESS_DB_URL=f"sqlite:///{workdir / 'progress.db'}",
             PYTHONPATH=str(REPO_ROOT),
             **(extra_env or {}),
@@ -42,19 +43,27 @@ class Servers:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(
-            ["scripts/run.sh"], cwd=REPO_ROOT, env=self.env, start_new_session=True,
-            stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
-        )
+        self.proc = start_script("scripts/run.sh", self.env, self.log)
         wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.proc, 180)
         wait_for(f"http://127.0.0.1:{self.web_port}/health", self.proc, 60)
         wait_for(f"http://127.0.0.1:{self.rasa_port}/", self.proc, 240)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # what Ctrl-C does
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                raise AssertionError("servers did not stop cleanly on Ctrl-C")
+        ctrl_c(self.proc, 60)
+
+
+def start_script(script: str, env: Dict[str, str], log: Path) -> subprocess.Popen:
+    """A start script in its own session (so that a hung one can be killed whole), output to `log`."""
+    return subprocess.Popen([script], cwd=REPO_ROOT, env=env, start_new_session=True,
+                            stdout=open(log, "a"), stderr=subprocess.STDOUT)
+
+
+def ctrl_c(proc: Optional[subprocess.Popen], seconds: float) -> None:
+    """Stop a script from start_script as Ctrl-C does; fail if it takes longer than `seconds`."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"{proc.args[0]} did not stop cleanly on Ctrl-C")

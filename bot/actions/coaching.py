@@ -61,7 +61,7 @@ class ActionShowMenu(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
             return _onboard_first(dispatcher)
-        common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id), common.requested_group(tracker))
+        common.send_menu(dispatcher, tracker, common.load_profile(tracker), common.requested_group(tracker))
         return []
 
 
@@ -82,7 +82,7 @@ class ActionWhatNext(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
             return _onboard_first(dispatcher)
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
         step = content.next_step(common.done_steps(tracker, profile), flagged,
                                  tracker.get_slot("path"), tracker.get_slot("last_objection"))
@@ -110,7 +110,7 @@ class ActionStartStep(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
             return [NOT_READY] + _onboard_first(dispatcher)
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         step = content.step_by_id(_requested_step(tracker))
         if step is None:
             dispatcher.utter_message(text=content.text("step.unknown"))
@@ -191,7 +191,7 @@ class ActionSaveReflection(Action):
             return reset
         if answer == SKIP_SENTINEL or not answer:
             dispatcher.utter_message(text=content.text("step.skipped", title=step.title))
-            common.send_menu(dispatcher, tracker, common.load_profile(tracker.sender_id))
+            common.send_menu(dispatcher, tracker, common.load_profile(tracker))
             return reset
         acknowledge = content.variant(step.acknowledge, tracker.sender_id, step.id)
         saved: Optional[bool] = None
@@ -204,7 +204,7 @@ class ActionSaveReflection(Action):
         done = list(tracker.get_slot("steps_done") or [])
         if saved is not False and step.id not in done:
             done.append(step.id)
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
         following = content.next_step(done + (profile.done if profile else []), flagged,
                                       tracker.get_slot("path"), tracker.get_slot("last_objection"))
@@ -216,12 +216,12 @@ class ActionSaveReflection(Action):
 
     @staticmethod
     def _save(sender_id: str, step_id: str, answer: str) -> bool:
-        """Retry once; never lose an answer silently (the caller tells the user on False)."""
-        for attempt in (1, 2):
-            try:
-                return common.store().complete_step(sender_id, step_id, answer)
-            except STORE_ERRORS:
-                logger.warning("saving a reflection failed (attempt %d)", attempt, exc_info=attempt == 2)
+        """The store retries once; never lose an answer silently (the caller tells the user on False).
+        The error is logged by type only: its text would carry the answer (SQL parameters)."""
+        try:
+            return common.store().complete_step(sender_id, step_id, answer)
+        except STORE_ERRORS as error:
+            logger.error("saving a reflection failed twice (%s): the user was told", type(error).__name__)
         return False
 
 
@@ -230,7 +230,7 @@ class ActionShowProgress(Action):
         return "action_show_progress"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         dispatcher.utter_message(text=progress_text(tracker, profile))
         return []
 
@@ -304,7 +304,7 @@ class ActionStartOver(Action):
             dispatcher.utter_message(text=content.text("start_over.failed"))
             return [reset_confirmation]
         dispatcher.utter_message(text=content.text("start_over.done"))
-        text, buttons = common.menu([], [], common.is_flagged(tracker, common.load_profile(tracker.sender_id)))
+        text, buttons = common.menu([], [], common.is_flagged(tracker, common.load_profile(tracker)))
         dispatcher.utter_message(text=text, buttons=buttons)
         return [reset_confirmation, SlotSet("steps_done", []), SlotSet("active_step", None),
                 SlotSet("reflection_answer", None), SlotSet("last_objection", None), SlotSet("path", None)]

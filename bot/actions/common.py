@@ -39,13 +39,25 @@ def store() -> ProgressStore:
     return ProgressStore()
 
 
-def load_profile(sender_id: str) -> Optional[Profile]:
-    """The stored profile, or None when the store cannot be reached (the bot carries on)."""
+def load_profile(tracker: Tracker) -> Optional[Profile]:
+    """The stored profile, or None when the store cannot be reached (the bot carries on).
+
+    A violence flag that is in the conversation but not in the store (its action failed while the
+    action server or the database was down) is written now, so it is never lost.
+    """
     try:
-        return store().profile(sender_id)
+        profile = store().profile(tracker.sender_id)
     except STORE_ERRORS:
-        logger.exception("progress store unavailable while reading a profile")
+        logger.error("progress store unavailable while reading a profile")
         return None
+    if tracker.get_slot("violence_flag") and not profile.flagged:
+        try:
+            store().flag(tracker.sender_id)
+            profile.flagged = True
+            logger.info("safety flag from the conversation written to the progress store")
+        except STORE_ERRORS:
+            logger.error("progress store unavailable: safety flag kept in the conversation only")
+    return profile
 
 
 def clean_text(value: Any, limit: int = 4000) -> str:

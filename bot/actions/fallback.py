@@ -43,6 +43,14 @@ class ActionDefaultAskAffirmation(Action):
         return "action_default_ask_affirmation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if not (tracker.latest_message.get("text") or "").strip():
+            # An empty or whitespace-only message (the safety component reads it as not understood).
+            dispatcher.utter_message(text=content.text("fallback.empty"), buttons=[
+                {"title": content.text("menu.button_next"), "payload": "/what_next"},
+                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": content.text("fallback.button_help"), "payload": "/ask_help"},
+            ])
+            return []
         readable = content.messages()["fallback"]["intents"]
         buttons = [{"title": readable[name], "payload": f"/{name}"} for name in guesses(tracker.latest_message)]
         buttons.append({"title": content.text("fallback.something_else"), "payload": "/out_of_scope"})

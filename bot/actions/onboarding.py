@@ -6,12 +6,13 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, Restarted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS, parse_region, parse_yes_no
+from bot.actions.progress_db import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -41,20 +42,48 @@ class ActionSessionStart(Action):
         events: List[EventType] = [SessionStarted()]
         carried = {k: v for k, v in tracker.current_slot_values().items() if v is not None and k != "requested_slot"}
         events += [SlotSet(k, v) for k, v in carried.items()]
-        profile = common.load_profile(tracker.sender_id)
-        if profile is not None:
-            if profile.flagged:
-                events.append(SlotSet("violence_flag", True))
-            if profile.known and profile.consent:
-                events.append(SlotSet("consent_storage", True))
-                if profile.region:
-                    events.append(SlotSet("region", profile.region))
-                if profile.onboarded:
-                    events.append(SlotSet("onboarded", True))
-                done = list(carried.get("steps_done") or [])
-                done += [s for s in profile.done if s not in done]
-                events.append(SlotSet("steps_done", done))
+        events += restored_slots(common.load_profile(tracker), carried.get("steps_done"))
         events.append(ActionExecuted("action_listen"))
+        return events
+
+
+def restored_slots(profile: Optional[Profile], steps_done: Optional[List[str]] = None) -> List[EventType]:
+    """The slots the progress store remembers: the flag always, the rest with consent."""
+    events: List[EventType] = []
+    if profile is None:
+        return events
+    if profile.flagged:
+        events.append(SlotSet("violence_flag", True))
+    if profile.known and profile.consent:
+        events.append(SlotSet("consent_storage", True))
+        if profile.region:
+            events.append(SlotSet("region", profile.region))
+        if profile.onboarded:
+            events.append(SlotSet("onboarded", True))
+        done = list(steps_done or [])
+        done += [s for s in profile.done if s not in done]
+        events.append(SlotSet("steps_done", done))
+    return events
+
+
+class ActionRestart(Action):
+    """"/restart" typed in the chat: a fresh conversation, never a way around safety.
+
+    Replaces Rasa's default action of the same name, which clears every slot, the violence flag
+    included, and sends nothing. Here the user is told, and what the store keeps comes back at
+    once (with the flag even when the store could not be reached: it is in the conversation).
+    """
+
+    def name(self) -> Text:
+        return "action_restart"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        flagged = bool(tracker.get_slot("violence_flag"))
+        profile = common.load_profile(tracker)
+        events: List[EventType] = [Restarted()] + restored_slots(profile)
+        if flagged and not (profile and profile.flagged):
+            events.append(SlotSet("violence_flag", True))
+        dispatcher.utter_message(text=content.text("system.restarted"))
         return events
 
 
@@ -171,7 +200,7 @@ class ActionOnboardingOutcome(Action):
                 # the screen is done (never before it, and never after a positive screen).
                 dispatcher.utter_message(response=f"utter_objection_{objection}")
                 return events
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         text, buttons = common.menu(common.done_steps(tracker, profile), profile.in_progress if profile else [], flagged)
         dispatcher.utter_message(text=text, buttons=buttons)
         return events
@@ -184,7 +213,7 @@ class ActionWelcomeBack(Action):
         return "action_welcome_back"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         done = common.done_steps(tracker, profile)
         flagged = common.is_flagged(tracker, profile)
         in_progress = [s for s in (profile.in_progress if profile else []) if s not in done]

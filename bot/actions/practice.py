@@ -256,7 +256,7 @@ class ActionPracticeFeedback(Action):
             return reset
         if not run.get("outcome"):
             run = dict(run, outcome=OUTCOME_STOPPED)
-        profile = common.load_profile(tracker.sender_id)
+        profile = common.load_profile(tracker)
         previous = profile.practice_runs[-1] if profile and profile.practice_runs else None
         for message in feedback(run, previous):
             dispatcher.utter_message(text=message)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -36,6 +38,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, declarative_base
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +46,26 @@ DEFAULT_URL = f"sqlite:///{REPO_ROOT / 'var' / 'progress.db'}"
 MAX_ANSWER_CHARS = 4000
 
 Base = declarative_base()
+logger = logging.getLogger(__name__)
+# A call that fails on the connection (server restarting, file locked, network blip) is tried once
+# more after this pause, on fresh connections; a second failure goes to the caller, which tells the
+# user that nothing was saved. Each call is one transaction, so a retry never writes twice.
+RETRY_PAUSE_SECONDS = float(os.environ.get("PROGRESS_DB_RETRY_PAUSE", "0.5"))
+_TRANSIENT = (OperationalError, DisconnectionError)
+
+
+def _retry_once(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except _TRANSIENT as error:
+            logger.warning("progress store: %s failed (%s), trying once more", method.__name__, type(error).__name__)
+            self.engine.dispose()
+            time.sleep(RETRY_PAUSE_SECONDS)
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def utcnow() -> dt.datetime:
@@ -165,6 +188,7 @@ class ProgressStore:
         return Session(self.engine, future=True)
 
     # ------------------------------------------------------------------ reads
+    @_retry_once
     def profile(self, sender_id: str) -> Profile:
         with self._session() as session:
             user = session.get(User, sender_id)
@@ -193,17 +217,20 @@ class ProgressStore:
             ]
             return profile
 
+    @_retry_once
     def is_flagged(self, sender_id: str) -> bool:
         with self._session() as session:
             return session.get(SafetyFlag, sender_id) is not None
 
     # ------------------------------------------------------------------ writes
+    @_retry_once
     def flag(self, sender_id: str) -> None:
         """Record that a violence signal was seen. Written even without consent; never cleared here."""
         with self._session() as session, session.begin():
             if session.get(SafetyFlag, sender_id) is None:
                 session.add(SafetyFlag(sender_id=sender_id))
 
+    @_retry_once
     def set_consent(self, sender_id: str, consent: bool) -> None:
         """Record the choice. Saying no deletes any stored progress (the safety flag stays)."""
         with self._session() as session, session.begin():
@@ -219,6 +246,7 @@ class ProgressStore:
                 session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
                 session.execute(delete(User).where(User.sender_id == sender_id))
 
+    @_retry_once
     def save_practice_run(self, sender_id: str, persona: str, outcome: str, turns: int, used: List[str],
                           missed: List[str], pitfalls: List[str]) -> bool:
         with self._session() as session, session.begin():
@@ -229,6 +257,7 @@ class ProgressStore:
                                     pitfalls=",".join(pitfalls)))
             return True
 
+    @_retry_once
     def reset_progress(self, sender_id: str) -> None:
         """"Start over": forget steps, answers and practice runs. Consent, country and the flag stay."""
         with self._session() as session, session.begin():
@@ -240,6 +269,7 @@ class ProgressStore:
         user = session.get(User, sender_id)
         return user if user is not None and user.consent else None
 
+    @_retry_once
     def set_region(self, sender_id: str, region: str) -> bool:
         with self._session() as session, session.begin():
             user = self._consenting_user(session, sender_id)
@@ -248,6 +278,7 @@ class ProgressStore:
             user.region = region
             return True
 
+    @_retry_once
     def mark_onboarded(self, sender_id: str) -> bool:
         with self._session() as session, session.begin():
             user = self._consenting_user(session, sender_id)
@@ -257,6 +288,7 @@ class ProgressStore:
                 user.onboarded_at = utcnow()
             return True
 
+    @_retry_once
     def start_step(self, sender_id: str, step_id: str) -> bool:
         with self._session() as session, session.begin():
             if self._consenting_user(session, sender_id) is None:
@@ -268,6 +300,7 @@ class ProgressStore:
                 session.add(StepProgress(sender_id=sender_id, step_id=step_id))
             return True
 
+    @_retry_once
     def complete_step(self, sender_id: str, step_id: str, answer: str) -> bool:
         """Store the answer and mark the step done, in one transaction (all or nothing)."""
         with self._session() as session, session.begin():

@@ -12,6 +12,14 @@ message as an idiom (a disclosure in plain words: "I told my doctor I fell off a
 what I always tell her"); otherwise the danger intents are removed from the ranking and the next
 best intent stands.
 
+Two more readings before the classifier's, both without an action server:
+- an empty or whitespace-only message becomes `nlu_fallback` (the fallback says it was empty);
+- a message in another language (bot/nlp/language.py) becomes `non_english`, or
+  `non_english_danger` when it carries danger words the bot knows in that language or the
+  classifier reads danger in it with `danger_alone_min_confidence`: a short "English only" note,
+  with the hotline for the second. The classifier's own guesses of these two intents are removed
+  when the message is English.
+
 The decision never depends on an action server or a database.
 """
 from __future__ import annotations
@@ -27,6 +35,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlp import language
 from bot.nlp.danger import DANGER_INTENTS, TIER_IMMEDIATE, TIER_TO_INTENT, DangerDetector, default_detector
 
 logger = logging.getLogger(__name__)
@@ -79,7 +88,8 @@ class SafetyGate(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "SafetyGate":
-        # Load the spaCy pipeline and compile the patterns with the model, not on the first message.
+        # Load the spaCy pipeline, the patterns and the word lists with the model, not on the first message.
+        language.warm_up()
         return cls(config, default_detector())
 
     @property
@@ -98,10 +108,26 @@ class SafetyGate(GraphComponent):
 
     def check(self, message: Message) -> None:
         text = message.get(TEXT) or ""
+        if not text.strip():
+            override_intent(message, "nlu_fallback", "empty")
+            return
         result = self.detector.detect(text)
         intent = message.get(INTENT) or {}
         name = intent.get(INTENT_NAME_KEY)
         confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+        if not result.is_danger:
+            spoken = language.detect(text)
+            if not spoken.english:
+                danger = spoken.danger or (name in DANGER_INTENTS
+                                           and confidence >= self._config["danger_alone_min_confidence"])
+                override_intent(message, language.NON_ENGLISH_DANGER_INTENT if danger else language.NON_ENGLISH_INTENT,
+                                "language", categories=[spoken.language or "unknown"])
+                return
+            if name in language.LANGUAGE_INTENTS:
+                self._demote(message, language.LANGUAGE_INTENTS)
+                intent = message.get(INTENT) or {}
+                name = intent.get(INTENT_NAME_KEY)
+                confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
         if result.is_danger:
             tier = result.tier
             if (name == TIER_TO_INTENT[TIER_IMMEDIATE] and tier != TIER_IMMEDIATE
@@ -119,13 +145,14 @@ class SafetyGate(GraphComponent):
             # patterns have not read the risky words as an idiom ("hit the gym"). Below that its
             # danger intents fire on ordinary talk too (measured in tests/eval_safety.py and
             # docs/safety-evaluation.md), so the message goes to the next best intent.
-            self._demote(message)
+            self._demote(message, DANGER_INTENTS)
         elif confidence >= self._config["danger_min_confidence"]:
             override_intent(message, name, "classifier", classifier_confidence=round(confidence, 4))
 
     @staticmethod
-    def _demote(message: Message) -> None:
-        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) not in DANGER_INTENTS]
+    def _demote(message: Message, intents: Any) -> None:
+        """Remove `intents` from the ranking; the next best intent stands."""
+        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) not in intents]
         if not ranking:
             return
         top = ranking[0]

@@ -116,6 +116,13 @@ def _texts(region: Optional[Dict[str, Any]], unknown: Dict[str, str]) -> Dict[st
             "you trust rather than written on a shared device.\n"
             f"If you are in danger right now: {emergency}."
         ),
+        # A message in another language with danger words the bot knows (bot/nlp/language.py).
+        "utter_english_only_danger": (
+            "Sorry, I can only read English for now, but I can see you may not be safe.\n"
+            f"If you are in danger right now: {emergency}.\n"
+            f"Free, confidential help:\n{dv}\n"
+            f"If you are thinking about ending your life:\n{crisis}"
+        ),
         "utter_hotline_reminder": (
             f"If you ever feel unsafe, {emergency}, or reach out to:\n{dv}"
         ),

@@ -22,6 +22,14 @@ MODEL = REPO_ROOT / "bot" / "models" / "reluctant-partner-coach.tar.gz"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def require_model() -> None:
+    """Skip without a trained model on a laptop; fail in CI."""
+    if not MODEL.exists():
+        if IN_CI:
+            pytest.fail("no trained model in CI")
+        pytest.skip("no trained model: run `make train`")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

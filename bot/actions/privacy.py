@@ -1,0 +1,125 @@
+"""Privacy controls: "delete my data" (after the confirmation rule) and "export my data".
+
+Deleting: every progress row in one transaction here, then the conversation itself: the action
+sets the `erase_conversation` slot and the tracker store deletes the sender's events at the end of
+the turn instead of saving them (bot/stores.py; deleting them here would not last, since Rasa saves
+the turn's tracker after this action). The reply says what was deleted, in counts. The safety flag
+goes too: someone who comes back starts from the beginning, with the safety questions again.
+
+Exporting: a readable summary of everything stored: settings, the safety note (no details exist),
+steps with dates, the answers in full, practice runs, and the conversation in counts with how long
+it is kept. It is shown in the chat only (nothing is sent anywhere else).
+"""
+from __future__ import annotations
+
+import logging
+from typing import List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import privacy
+from bot.actions import common, content
+from bot.actions.common import STORE_ERRORS
+from bot.actions.progress_db import Profile, _engine
+
+logger = logging.getLogger(__name__)
+
+
+def _tracker_engine():
+    return _engine(privacy.tracker_url())
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _date(value) -> str:
+    return value.strftime("%d %b %Y") if value else ""
+
+
+class ActionDeleteMyData(Action):
+    def name(self) -> Text:
+        return "action_delete_my_data"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        sender = tracker.sender_id
+        try:
+            conversation = privacy.conversation_counts(sender, _tracker_engine())
+            counts = privacy.delete_person_progress(sender, common.store().engine)
+        except STORE_ERRORS as error:
+            logger.error("delete my data failed (%s): nothing deleted, the user was told", type(error).__name__)
+            dispatcher.utter_message(text=content.text("privacy.delete_failed"))
+            return []
+        logger.info("delete my data: progress rows and conversation of one person deleted")
+        dispatcher.utter_message(text=content.text(
+            "privacy.deleted",
+            messages=_plural(conversation.messages, "message", "messages"),
+            steps=_plural(counts.get("step_progress", 0), "step", "steps"),
+            answers=_plural(counts.get("reflections", 0), "answer", "answers"),
+            runs=_plural(counts.get("practice_runs", 0), "practice run", "practice runs"),
+            settings=content.text("privacy.settings_deleted" if counts.get("users") else "privacy.no_settings"),
+        ))
+        return [SlotSet(privacy.ERASE_SLOT, True)]
+
+
+def export_text(profile: Optional[Profile], conversation: privacy.PersonData, retention_days: int,
+                consent: Optional[bool]) -> str:
+    lines: List[str] = [content.text("privacy.export_header")]
+    if profile is None or not profile.known:
+        lines.append(content.text("privacy.export_no_progress" if consent is not False else "privacy.export_no_consent"))
+    else:
+        lines.append(content.text("privacy.export_settings", consent="yes" if profile.consent else "no",
+                                  region=profile.region or "not given"))
+        done = [s for s in profile.steps.values() if s.completed_at]
+        started = [s for s in profile.steps.values() if not s.completed_at]
+        if done or started:
+            lines.append(content.text("privacy.export_steps"))
+            for state in sorted(done, key=lambda s: s.completed_at):
+                step = content.step_by_id(state.step_id)
+                lines.append(f"- {step.title if step else state.step_id}: done {_date(state.completed_at)}")
+            for state in sorted(started, key=lambda s: s.started_at):
+                step = content.step_by_id(state.step_id)
+                lines.append(f"- {step.title if step else state.step_id}: started {_date(state.started_at)}")
+        if profile.answers:
+            lines.append(content.text("privacy.export_answers"))
+            for answer in profile.answers:
+                step = content.step_by_id(answer["step_id"])
+                title = step.title if step else answer["step_id"]
+                lines.append(f"- {title} ({_date(answer['created_at'])}): \"{answer['answer']}\"")
+        if profile.practice_runs:
+            lines.append(content.text("privacy.export_runs"))
+            for run in profile.practice_runs:
+                lines.append(f"- {_date(run['created_at'])}: {run['persona']}, {run['outcome']}, {run['turns']} turns")
+    if profile is not None and profile.flagged:
+        lines.append(content.text("privacy.export_flag"))
+    lines.append(content.text(
+        "privacy.export_conversation",
+        messages=_plural(conversation.messages, "message", "messages"),
+        first=_date(conversation.first_message) or "today", days=retention_days,
+    ))
+    lines.append(content.text("privacy.export_footer"))
+    return "\n".join(lines)
+
+
+class ActionExportMyData(Action):
+    def name(self) -> Text:
+        return "action_export_my_data"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            profile = common.store().profile(tracker.sender_id)
+            conversation = privacy.conversation_counts(tracker.sender_id, _tracker_engine())
+        except STORE_ERRORS as error:
+            logger.error("export my data failed (%s): the user was told", type(error).__name__)
+            dispatcher.utter_message(text=content.text("privacy.export_failed"))
+            return []
+        try:
+            days = privacy.retention_days()
+        except SystemExit:
+            days = privacy.DEFAULT_RETENTION_DAYS
+        consent: Optional[bool] = tracker.get_slot("consent_storage")
+        dispatcher.utter_message(text=export_text(profile, conversation, days, consent))
+        return []

@@ -1,0 +1,61 @@
+"""bot/serve.py: a failing custom action gets the calm reply (once per message) and the action
+timeout comes from the environment. With Rasa's own RemoteAction against a port nobody listens on;
+tests/integration/test_faults.py does the same with the real servers."""
+from __future__ import annotations
+
+import pytest
+from rasa.core.actions import action as rasa_action
+from rasa.core.channels import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+
+from bot import serve
+from bot.actions import content
+
+CLOSED = EndpointConfig("http://127.0.0.1:1/webhook")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def installed():
+    original_run, original_timeout = rasa_action.RemoteAction.run, rasa_action.DEFAULT_REQUEST_TIMEOUT
+    serve.install()
+    yield
+    rasa_action.RemoteAction.run, rasa_action.DEFAULT_REQUEST_TIMEOUT = original_run, original_timeout
+
+
+async def run_failing(tracker):
+    remote = rasa_action.RemoteAction("action_show_menu", CLOSED)
+    return await remote.run(CollectingOutputChannel(), TemplatedNaturalLanguageGenerator({}), tracker, Domain.empty())
+
+
+async def test_a_failed_action_gets_the_calm_reply_once_per_message():
+    tracker = DialogueStateTracker("s", [])
+    tracker.update(UserUttered("menu"))
+    events = await run_failing(tracker)
+    assert len(events) == 1 and isinstance(events[0], BotUttered)
+    assert events[0].text == content.text(serve.FAILURE_MESSAGE)
+    tracker.update(events[0])
+    assert await run_failing(tracker) == []  # a second failing action in the same turn: no repeat
+    tracker.update(UserUttered("menu again"))
+    assert len(await run_failing(tracker)) == 1  # a new message: told again
+
+
+async def test_a_rejection_is_still_rasa_s_to_handle(monkeypatch):
+    async def reject(*args, **kwargs):
+        raise rasa_action.ActionExecutionRejection("validate_onboarding_form")
+
+    monkeypatch.setattr(EndpointConfig, "request", reject)
+    with pytest.raises(rasa_action.ActionExecutionRejection):
+        await run_failing(DialogueStateTracker.from_events("s", [UserUttered("x")]))
+
+
+def test_the_action_timeout_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "4")
+    serve.install()
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 4.0
+    monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "soon")
+    with pytest.raises(SystemExit):
+        serve.action_timeout()
