@@ -166,7 +166,9 @@ def database_url() -> str:
 def _engine(url: str) -> Engine:
     kwargs = {"future": True, "pool_pre_ping": True}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+        # How long a write waits for a SQLite file another connection has locked before failing.
+        lock_timeout = float(os.environ.get("PROGRESS_DB_LOCK_TIMEOUT", "10"))
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": lock_timeout}
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

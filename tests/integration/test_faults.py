@@ -1,5 +1,5 @@
 """Faults with the real processes (scripts/run.sh, as `make run` starts them): the action server
-down or hanging. The user gets a short, calm "try again in a moment", a disclosure still gets its
+down or hanging, the progress database unavailable (its SQLite file locked by another process). The user gets a short, calm "try again in a moment", a disclosure still gets its
 hotline in the same reply, nothing is half-written, and the conversation carries on when the
 action server is back (the flag that could not be written then is written).
 """
@@ -34,7 +34,8 @@ class Parts:
 
     def __init__(self, workdir):
         self.workdir = workdir
-        self.servers = Servers(workdir, extra_env={"ACTION_TIMEOUT_SECONDS": str(ACTION_TIMEOUT)})
+        self.servers = Servers(workdir, extra_env={"ACTION_TIMEOUT_SECONDS": str(ACTION_TIMEOUT),
+                                                   "PROGRESS_DB_LOCK_TIMEOUT": "0.2", "PROGRESS_DB_RETRY_PAUSE": "0.1"})
         self.env, self.log = self.servers.env, self.servers.log
         self.rasa_port, self.actions_port = self.servers.rasa_port, self.servers.actions_port
         self.procs = {}
@@ -123,3 +124,27 @@ def test_a_hanging_action_server_times_out_calmly_and_nothing_is_half_written(se
     # The conversation carries on.
     reply = texts(post(servers.rasa_port, sender, "menu"))
     assert reply and CALM not in reply
+
+
+def test_progress_database_unavailable_the_answer_is_not_lost_silently(servers):
+    """Another process holds the progress database's SQLite file locked: the save is tried twice,
+    then the user is told it is NOT stored and nothing of it is written; once the lock is gone the
+    same answer is saved."""
+    sender = "fault-db"
+    for text in ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}']:
+        post(servers.rasa_port, sender, text)
+    locker = sqlite3.connect(servers.workdir / "progress.db", isolation_level=None, timeout=1)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        reply = texts(post(servers.rasa_port, sender, "I interrupt him and want to listen first."))
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert "NOT stored" in reply and CALM not in reply
+    with sqlite3.connect(servers.workdir / "progress.db") as db:
+        assert db.execute("select count(*) from reflections where sender_id = ?", (sender,)).fetchone()[0] == 0
+    # The database is back: the step again, and the answer is saved.
+    post(servers.rasa_port, sender, '/start_step{"step": "accountability"}')
+    assert "saved your answer" in texts(post(servers.rasa_port, sender, "I interrupt him and want to listen first."))
+    log = servers.log.read_text(errors="replace")
+    assert "trying once more" in log and "I interrupt him" not in log
