@@ -61,7 +61,8 @@ def test_each_region_gets_its_own_numbers(domain, region, emergency, dv, crisis)
 
 def test_every_escalation_tier_has_a_variation_per_region(domain):
     for name in ("utter_escalate_immediate_danger", "utter_escalate_violence", "utter_escalate_self_harm",
-                 "utter_escalate_child_at_risk", "utter_individual_support", "utter_hotline_reminder"):
+                 "utter_escalate_child_at_risk", "utter_individual_support", "utter_hotline_reminder",
+                 "utter_english_only_danger"):
         assert set(_variations(domain, name)) == {"US", "UK", "CA", "AU", "IE", "other"}
 
 
@@ -137,7 +138,8 @@ def test_objection_answers_match_their_content_and_offer_their_steps(domain):
 
 def test_replies_fit_a_phone_screen(domain):
     for name, variants in domain["responses"].items():
-        if name.startswith(("utter_escalate_", "utter_individual_support", "utter_hotline_reminder")):
+        if name.startswith(("utter_escalate_", "utter_individual_support", "utter_hotline_reminder",
+                            "utter_english_only_danger")):
             continue  # hotline lists: complete beats short
         for variant in variants:
             assert len(variant.get("text", "")) <= PHONE_MESSAGE_CHARS, name

@@ -17,10 +17,12 @@ from bot.actions import content
 MAX_GUESSES = 2
 MIN_GUESS_CONFIDENCE = 0.1
 # Never guessed: danger intents are decided by the safety component; a guess must never delete
-# anything (withdrawing consent, starting over); the rest are not worth a button.
+# anything (withdrawing consent, starting over, deleting my data); the language intents are decided
+# by the safety component too; the rest are not worth a button.
 NOT_GUESSED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "disclose_immediate_danger",
                "disclose_violence", "disclose_self_harm", "disclose_child_at_risk", "skip",
-               "withdraw_storage_consent", "start_over", "goodbye"}
+               "withdraw_storage_consent", "start_over", "goodbye", "delete_my_data",
+               "non_english", "non_english_danger"}
 
 
 def guesses(parse_data: Dict[str, Any]) -> List[str]:
@@ -43,8 +45,8 @@ class ActionDefaultAskAffirmation(Action):
         return "action_default_ask_affirmation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if not (tracker.latest_message.get("text") or "").strip():
-            # An empty or whitespace-only message (the safety component reads it as not understood).
+        if (tracker.latest_message.get("safety") or {}).get("source") == "empty":
+            # An empty or whitespace-only message (the safety component marks it; bot/components/safety.py).
             dispatcher.utter_message(text=content.text("fallback.empty"), buttons=[
                 {"title": content.text("menu.button_next"), "payload": "/what_next"},
                 {"title": content.text("step.button_menu"), "payload": "/show_menu"},

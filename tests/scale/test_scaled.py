@@ -101,8 +101,27 @@ def sender() -> str:
     return uuid.uuid4().hex
 
 
+def _wordings() -> List[Tuple[str, str]]:
+    """Texts the bot words differently per sender (content.variant): compared as placeholders."""
+    from bot.actions import content
+
+    found = []
+    for step in content.steps():
+        found += [(q, "<question>") for q in step.question] + [(a, "<acknowledgement>") for a in step.acknowledge]
+    return sorted(found, key=lambda pair: -len(pair[0]))
+
+
 def replies_of(replies: List[dict]) -> List[Tuple[str, List[str]]]:
-    return [(r.get("text") or "", [b["payload"] for b in r.get("buttons") or []]) for r in replies]
+    """Text and button payloads; wordings chosen by the sender id become placeholders, so two
+    senders' conversations compare equal when the bot did the same."""
+    wordings = _wordings()
+    out = []
+    for r in replies:
+        text = r.get("text") or ""
+        for wording, placeholder in wordings:
+            text = text.replace(wording, placeholder)
+        out.append((text, [b["payload"] for b in r.get("buttons") or []]))
+    return out
 
 
 def texts(replies: List[dict]) -> str:
