@@ -31,10 +31,13 @@ from urllib.parse import unquote, urlsplit
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+
+from bot.privacy import ERASE_SLOT, delete_conversation
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,10 +90,7 @@ class URLTrackerStore(SQLTrackerStore):
         in this turn by action_delete_my_data), delete the whole conversation instead: deleting it
         from the action would not last, as Rasa saves the turn's tracker after the action."""
         if erase_requested(tracker):
-            with self.session_scope() as session:
-                deleted = (session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == tracker.sender_id)
-                           .delete(synchronize_session=False))
-                session.commit()
+            deleted = delete_conversation(tracker.sender_id, self.engine)
             logger.info("a conversation was erased on its user's request (%d events)", deleted)
             return
         await super().save(tracker)
@@ -98,10 +98,6 @@ class URLTrackerStore(SQLTrackerStore):
 
 def erase_requested(tracker: Any) -> bool:
     """Whether the erase slot was set to true since the user's latest message."""
-    from rasa.shared.core.events import SlotSet, UserUttered
-
-    from bot.privacy import ERASE_SLOT
-
     for event in reversed(tracker.events):
         if isinstance(event, UserUttered):
             return False

@@ -22,6 +22,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import privacy
 from bot.actions import common, content
+from bot.actions.coaching import _date
 from bot.actions.common import STORE_ERRORS
 from bot.actions.progress_db import Profile, _engine
 
@@ -34,10 +35,6 @@ def _tracker_engine():
 
 def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
-
-
-def _date(value) -> str:
-    return value.strftime("%d %b %Y") if value else ""
 
 
 class ActionDeleteMyData(Action):
