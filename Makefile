@@ -32,7 +32,7 @@ WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-loc
 export PYTHONHASHSEED ?= 0
 
 .PHONY: help setup venv web web-deps spacy migrate train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-practice eval-safety bench-load retention hotlines hotlines-check clean
+        test-core eval eval-practice eval-safety bench bench-load retention hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
@@ -51,6 +51,9 @@ help:
 	@echo "make eval-safety  recall and false-positive rate of the safety gate"
 	@echo "make bench-load 50 simulated users through full conversations on servers it starts: messages/s,"
 	@echo "                latencies, errors, lost progress rows (BENCH_ARGS=--markdown: docs/benchmarks.md)"
+	@echo "make bench      this bot against the stock rasa init assistant, side by side in one run: latency,"
+	@echo "                throughput, start-up, memory, parse, training, cold start (about an hour;"
+	@echo "                BENCH_ARGS=--markdown writes docs/benchmarks.md and its chart)"
 	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
 	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
@@ -144,6 +147,11 @@ eval-safety: train
 # with its own stores (bench/README.md); e.g. BENCH_ARGS="--users 10 --markdown".
 bench-load: train
 	$(PY) bench/load.py --start single --users 50 $(BENCH_ARGS)
+
+# This bot and `rasa init`'s assistant measured side by side (bench/README.md); e.g.
+# BENCH_ARGS="--markdown" or BENCH_ARGS="--runs 1 --skip train,cold".
+bench: train
+	$(PY) bench/compare.py $(BENCH_ARGS)
 
 # Deletes everything of people inactive for longer than RETENTION_DAYS (default 90); run nightly
 # from cron (README, "Retention"). DRY_RUN=1 only counts.

@@ -643,6 +643,10 @@ HEADER = """# Benchmarks
 Measured figures, each section with the machine, commit and date it was measured on. Each
 section is written by the script that measures it; text outside its markers is kept.
 
+- This bot against the stock `rasa init` assistant (`bench/compare.py`, `bench/README.md`):
+  `make bench` measures both side by side in one run (latency, throughput, start-up, memory, NLU
+  parse, training, cold start); `make bench BENCH_ARGS=--markdown` rewrites that section and its
+  chart, `docs/benchmarks-latency.png`. Raw results: `results/bench/compare-*.json`.
 - Load (`bench/load.py`, `bench/README.md`): `make bench-load` starts the servers as `make run`
   does (scripts/run.sh, on free ports with their own SQLite stores) and drives 50 simulated users
   through full coaching conversations; `make bench-load BENCH_ARGS=--markdown` also rewrites the
