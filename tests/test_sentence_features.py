@@ -75,3 +75,32 @@ def test_featurizer_rejects_a_bad_batch_size():
 
     with pytest.raises(InvalidConfigException, match="batch_size"):
         SentenceEmbeddingFeaturizer({**SentenceEmbeddingFeaturizer.get_default_config(), "batch_size": 0}, "x")
+
+
+def test_training_vectors_are_cached_by_content(monkeypatch, tmp_path, encoder):
+    """A retrain after one edited example encodes only that example (the others come from the cache)."""
+    monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path))
+    featurizer = SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config()}, "SentenceEmbeddingFeaturizer", encoder)
+    texts = ["he says we can't afford therapy", "hi", "she thinks shrinks are for lunatics"]
+    first = TrainingData([Message(data={TEXT: t, "intent": "x"}) for t in texts])
+    featurizer.process_training_data(first)
+    assert list((tmp_path / "sentence-embeddings").glob("*.sqlite"))
+
+    encoded = []
+    real_encode = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda batch, **kw: encoded.extend(batch) or real_encode(batch, **kw))
+    second = TrainingData([Message(data={TEXT: t, "intent": "x"}) for t in texts[:2] + ["hello there"]])
+    featurizer.process_training_data(second)
+    assert encoded == ["hello there"]
+    for old, new in zip(first.training_examples[:2], second.training_examples[:2]):
+        assert np.array_equal(old.get_dense_features(TEXT)[1].features, new.get_dense_features(TEXT)[1].features)
+    assert np.allclose(second.training_examples[2].get_dense_features(TEXT)[1].features,
+                       real_encode(["hello there"])[0], atol=1e-5)
+
+    # Off: nothing read or written.
+    monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "other"))
+    off = SentenceEmbeddingFeaturizer({**SentenceEmbeddingFeaturizer.get_default_config(), "cache_embeddings": False},
+                                      "SentenceEmbeddingFeaturizer", encoder)
+    off.process_training_data(TrainingData([Message(data={TEXT: "hi", "intent": "x"})]))
+    assert not (tmp_path / "other").exists()

@@ -21,9 +21,11 @@ CLOSED = EndpointConfig("http://127.0.0.1:1/webhook")
 @pytest.fixture(scope="module", autouse=True)
 def installed():
     original_run, original_timeout = rasa_action.RemoteAction.run, rasa_action.DEFAULT_REQUEST_TIMEOUT
+    original_validate = rasa_action.RemoteAction._validate_action_result
     serve.install()
     yield
     rasa_action.RemoteAction.run, rasa_action.DEFAULT_REQUEST_TIMEOUT = original_run, original_timeout
+    rasa_action.RemoteAction._validate_action_result = original_validate
 
 
 async def run_failing(tracker):
@@ -59,3 +61,34 @@ def test_the_action_timeout_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "soon")
     with pytest.raises(SystemExit):
         serve.action_timeout()
+
+
+RESPONSES = [
+    {"events": [{"event": "slot", "name": "step", "value": "budget"}], "responses": [{"text": "hi", "buttons": []}]},
+    {"events": [], "responses": []},
+    {},
+    {"events": "not a list"},
+    {"events": [{"event": 3}]},
+    {"responses": [{"text": 5}], "events": []},
+    {"events": [{"no_event_key": True}]},
+]
+
+
+@pytest.mark.parametrize("response", RESPONSES)
+def test_action_responses_are_judged_as_rasa_judges_them(response):
+    """The schema is checked once (bot/serve.py); each response gets Rasa's own verdict and error."""
+    import jsonschema
+
+    remote = rasa_action.RemoteAction("action_show_menu", CLOSED)
+    assert getattr(rasa_action.RemoteAction._validate_action_result, "_cached_validator", False)
+    try:
+        jsonschema.validate(response, remote.action_response_format_spec())
+        expected = None
+    except jsonschema.ValidationError as error:
+        expected = error.message
+    if expected is None:
+        assert remote._validate_action_result(response) is True
+    else:
+        with pytest.raises(jsonschema.ValidationError) as raised:
+            remote._validate_action_result(response)
+        assert raised.value.message.startswith(expected + ". Failed to validate Action server response")
