@@ -85,6 +85,11 @@ def main() -> int:
         subprocess.run(command, cwd=ROOT, check=True)
     report = json.loads((OUT / "intent_report.json").read_text(encoding="utf-8"))
     lines = summarise(report)
+    for path in sorted(OUT.glob("*Extractor_report.json")):  # entities: information, no target
+        entities = json.loads(path.read_text(encoding="utf-8"))
+        print(f"entities ({path.name.split('_report')[0]}): weighted F1 {entities['weighted avg']['f1-score']:.3f}; "
+              + ", ".join(f"{name} {scores['f1-score']:.3f}" for name, scores in entities.items()
+                          if isinstance(scores, dict) and name not in {"micro avg", "macro avg", "weighted avg"}))
     print("\n".join(lines))
     return 0 if lines[-1] == "all targets met" else 1
 
