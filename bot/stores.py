@@ -36,6 +36,8 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.privacy import ERASE_SLOT, delete_conversation
 
@@ -84,6 +86,14 @@ class URLTrackerStore(SQLTrackerStore):
         url = prepare(host or tracker_db_url())
         logger.info("tracker store: %s", describe(url))
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            # Rasa's engine on a SQLite file opens a new connection for every session (SQLAlchemy
+            # 1.4's NullPool), three or more a message; keep them in a pool as SQLAlchemy 2.0 does.
+            # The Rasa process uses them from its event loop's thread only.
+            self.engine.dispose()
+            self.engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
+            self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def save(self, tracker: Any) -> None:
         """Save the turn's new events, or, after "delete my data" (the `erase_conversation` slot set
