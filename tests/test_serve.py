@@ -92,3 +92,23 @@ def test_action_responses_are_judged_as_rasa_judges_them(response):
         with pytest.raises(jsonschema.ValidationError) as raised:
             remote._validate_action_result(response)
         assert raised.value.message.startswith(expected + ". Failed to validate Action server response")
+
+
+async def test_action_calls_share_one_session_and_its_connections():
+    """One session (and its keep-alive connections) for every call to the action server; `async with`
+    on it, as EndpointConfig.request does, leaves it open; a closed one is replaced."""
+    endpoint = EndpointConfig("http://127.0.0.1:1/webhook")
+    serve._keep_action_connections(endpoint)
+    first = endpoint.session()
+    async with first as session:
+        pass
+    assert not session.closed
+    serve._keep_action_connections(endpoint)
+    assert endpoint.session() is first
+    assert session.connector._keepalive_timeout == serve.ACTION_KEEPALIVE_SECONDS < 5  # under Sanic's 5 s
+    await session.close()
+    serve._keep_action_connections(endpoint)
+    assert endpoint.session().session is not session and not endpoint.session().session.closed
+    await endpoint.session().session.close()
+    # Other endpoints (a model server, an NLG server) keep Rasa's own session per request.
+    assert not hasattr(EndpointConfig("http://127.0.0.1:2"), "_kept_session")
