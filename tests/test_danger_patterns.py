@@ -119,3 +119,48 @@ def test_detection_is_fast_enough_to_run_on_every_message(detector):
     per_message = (time.perf_counter() - start) / len(texts)
     # A sanity bound, not a benchmark (figures: bench/ and the issue notes).
     assert per_message < 0.05
+
+
+def _texts_for_the_fast_path():
+    """Every message of the evaluation sets (tests/safety/*.yml), every example of the NLU data
+    (as written and without its entity markup), and danger messages two at a time (several rules
+    matching: the order of `DangerResult.matches`)."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    texts = []
+    for path in sorted((root / "tests" / "safety").glob("*.yml")):
+        texts += [item["text"] for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]]
+    for path in sorted((root / "bot" / "data" / "nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
+            for line in (block.get("examples") or "").splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    texts.append(line[2:])
+                    texts.append(re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:]))
+    danger_texts = [item["text"] for name in ("danger_eval.yml", "holdout_danger.yml", "holdout2_danger.yml")
+                    for item in load_eval(name)]
+    texts += [f"{a} {danger_texts[(i * 7 + 3) % len(danger_texts)]}" for i, a in enumerate(danger_texts)]
+    texts += ["", " ", "\x00\t", "😀 he hit me 😡", "زوجي يضربني", "夫に殴られた he hit me", "<b>he\u2019ll kill me</b>",
+              "he hit me " * 600]
+    return list(dict.fromkeys(texts))
+
+
+def test_prefiltered_detection_is_the_single_matcher_detection(detector):
+    """`detect` (per-rule Matchers run only when the message has the words a pattern needs, a faster
+    parse) gives exactly the `DangerResult` of `detect_reference` (the one Matcher holding every
+    rule, on `nlp(text)`): tier, categories, matches in order, weak evidence, idiom."""
+    from bot.nlp.danger import normalise
+
+    texts = _texts_for_the_fast_path()
+    assert len(texts) > 4000
+    different = []
+    for text in texts:
+        expected = (detector.detect_reference(detector.nlp(normalise(text)[:5000])) if text.strip()
+                    else danger.DangerResult(tier=None))
+        if detector.detect(text) != expected:
+            different.append(text)
+    assert different == []

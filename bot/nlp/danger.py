@@ -3,6 +3,19 @@
 The patterns are data (`danger_patterns.yml` beside this file), compiled into a spaCy `Matcher`
 over the lemmas of the lower-cased message. The Rasa NLU component (bot/components/safety.py)
 and the action server import this same module, so both processes judge a message alike.
+
+Speed (the gate runs on every message): a spaCy Matcher tries every pattern at every token, so
+one Matcher holding all the rules costs a few milliseconds a message. Each rule (and each
+`unless` list and weak-evidence pattern) also gets a Matcher of its own, run only when the
+message has, for one of its patterns, a word for every token that pattern cannot do without
+(`_SpecIndex`, `_Prefilter`). Patterns in one Matcher match independently of each other, so this
+finds exactly the matches the single Matcher finds, in the same order within a rule; when two or
+more rules match, a Matcher of just their patterns that can match gives the order across rules
+(`_Prefilter.joint_matcher`), for the order of `DangerResult.matches`. These Matchers hold one-word
+sets as plain values (`_native`: tested in C, not by a Python predicate), and the message is
+parsed by `_LookupParser` (the same tokens and lemmas as `nlp(text)`, faster). `detect_reference`
+keeps the single-Matcher path; the result is the same `DangerResult` either way
+(tests/test_danger_patterns.py checks it on the evaluation sets and the NLU data).
 """
 from __future__ import annotations
 
@@ -10,11 +23,16 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
+import numpy
 import yaml
+from spacy.attrs import LEMMA, LOWER, ORTH
 from spacy.language import Language
 from spacy.matcher import Matcher
+from spacy.pipeline import Lemmatizer
+from spacy.strings import get_string_id
+from spacy.tokens import Doc
 
 PATTERNS_FILE = Path(__file__).with_name("danger_patterns.yml")
 
@@ -213,7 +231,9 @@ def _compile_all(sources: Any, groups: Dict[str, List[str]]) -> List[List[Dict[s
 
 def normalise(text: str) -> str:
     """Lower-case, fold curly quotes and collapse white space and control characters."""
-    text = "".join(ch if ch.isprintable() else " " for ch in text.translate(_FOLD))
+    text = text.translate(_FOLD)
+    if not text.isprintable():  # true when every character is: nothing to replace
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
     return _WHITESPACE.sub(" ", text).strip().lower()
 
 
@@ -230,11 +250,17 @@ class DangerDetector:
         self.weak_matcher = Matcher(nlp.vocab)
         self.weak_unless_matcher = Matcher(nlp.vocab)
         weak = config.get("weak_evidence") or {}
+        weak_patterns: List[List[Dict[str, Any]]] = []
+        weak_unless_patterns: List[List[Dict[str, Any]]] = []
         if weak.get("match"):
-            self.weak_matcher.add("weak", _compile_all(weak["match"], groups))
+            weak_patterns = _compile_all(weak["match"], groups)
+            self.weak_matcher.add("weak", weak_patterns)
         if weak.get("unless"):
-            self.weak_unless_matcher.add("weak_unless", _compile_all(weak["unless"], groups))
+            weak_unless_patterns = _compile_all(weak["unless"], groups)
+            self.weak_unless_matcher.add("weak_unless", weak_unless_patterns)
         self.rules: Dict[str, Dict[str, Any]] = {}
+        rule_groups: List[Tuple[str, List[List[Dict[str, Any]]]]] = []
+        unless_groups: List[Tuple[str, List[List[Dict[str, Any]]]]] = []
         for rule in config["rules"]:
             rule_id = rule["id"]
             if rule_id in self.rules:
@@ -242,21 +268,72 @@ class DangerDetector:
             if rule["category"] not in self.categories:
                 raise PatternError(f"rule {rule_id}: unknown category {rule['category']}")
             self.rules[rule_id] = rule
-            self.matcher.add(rule_id, _compile_all(rule["match"], groups))
+            rule_patterns = _compile_all(rule["match"], groups)
+            self.matcher.add(rule_id, rule_patterns)
+            rule_groups.append((rule_id, rule_patterns))
             if rule.get("unless"):
-                self.unless_matcher.add(rule_id, _compile_all(rule["unless"], groups))
+                unless_patterns = _compile_all(rule["unless"], groups)
+                self.unless_matcher.add(rule_id, unless_patterns)
+                unless_groups.append((rule_id, unless_patterns))
+        # The same patterns again, one Matcher per rule (per pattern for the weak evidence), each
+        # run only when the message has the words it needs (see the module docstring).
+        index = _SpecIndex()
+        self._index = index
+        self._parse = _LookupParser(nlp)
+        self._rule_filter = _Prefilter(nlp, rule_groups, index)
+        self._unless_filter = _Prefilter(nlp, unless_groups, index)
+        self._weak_filter = _Prefilter(nlp, [("weak", [p]) for p in weak_patterns], index)
+        self._weak_unless_filter = _Prefilter(nlp, [("weak_unless", [p]) for p in weak_unless_patterns], index)
 
     def detect(self, text: str) -> DangerResult:
         if not text or not text.strip():
             return DangerResult(tier=None)
-        doc = self.nlp(normalise(text)[:5000])
-        vocab = self.nlp.vocab.strings
+        doc, words = self._parse(normalise(text)[:5000])
+        if not len(doc) or not doc.has_annotation("LEMMA"):
+            # Nothing to prefilter on (and the Matcher raises on a doc without lemmas): as before.
+            return self.detect_reference(doc)
+        satisfied = self._index.satisfied(doc, words)
+        matches: List[Tuple[int, int, int]] = []
+        matched_rules: List[str] = []
+        for rule_id, found_here in self._rule_filter.run(doc, satisfied):
+            matches.extend(found_here)
+            matched_rules.append(rule_id)
         exceptions: Dict[str, List[Tuple[int, int]]] = {}
-        for match_id, start, end in self.unless_matcher(doc):
-            exceptions.setdefault(vocab[match_id], []).append((start, end))
+        if matched_rules:
+            for rule_id, found_here in self._unless_filter.run(doc, satisfied, only=set(matched_rules)):
+                exceptions.setdefault(rule_id, []).extend((start, end) for _, start, end in found_here)
+        found, excused = self._collect(doc, matches, exceptions)
+        if len(found) > 1:
+            # Which rule came first in the single Matcher's output sets the order of `matches`.
+            found, excused = self._collect(doc, self._rule_filter.joint_matcher(matched_rules, satisfied)(doc),
+                                           exceptions)
+        if not found:
+            weak, weak_excused = self._weak_evidence_filtered(doc, satisfied)
+            return DangerResult(tier=None, weak_evidence=weak, idiom=excused or weak_excused)
+        return self._result(found)
+
+    def detect_reference(self, doc) -> DangerResult:
+        """`detect` on a parsed message with the single Matchers only (no prefilter): the reference
+        the prefiltered path must agree with."""
+        vocab = self.nlp.vocab.strings
+        matches = self.matcher(doc)
+        exceptions: Dict[str, List[Tuple[int, int]]] = {}
+        if matches:  # the exceptions of rules without a match change nothing
+            for match_id, start, end in self.unless_matcher(doc):
+                exceptions.setdefault(vocab[match_id], []).append((start, end))
+        found, excused = self._collect(doc, matches, exceptions)
+        if not found:
+            weak, weak_excused = self._weak_evidence(doc)
+            return DangerResult(tier=None, weak_evidence=weak, idiom=excused or weak_excused)
+        return self._result(found)
+
+    def _collect(self, doc, matches: Iterable[Tuple[int, int, int]],
+                 exceptions: Dict[str, List[Tuple[int, int]]]) -> Tuple[Dict[str, DangerMatch], bool]:
+        """The first match of each rule that no `unless` of the rule excuses; whether any was excused."""
+        vocab = self.nlp.vocab.strings
         found: Dict[str, DangerMatch] = {}
         excused = False
-        for match_id, start, end in self.matcher(doc):
+        for match_id, start, end in matches:
             rule_id = vocab[match_id]
             if _overlaps((start, end), exceptions.get(rule_id, [])):
                 excused = True
@@ -270,9 +347,9 @@ class DangerDetector:
                 tier=self.categories[category],
                 text=doc[start:end].text,
             )
-        if not found:
-            weak, weak_excused = self._weak_evidence(doc)
-            return DangerResult(tier=None, weak_evidence=weak, idiom=excused or weak_excused)
+        return found, excused
+
+    def _result(self, found: Dict[str, DangerMatch]) -> DangerResult:
         matches = tuple(found.values())
         tiers = {m.tier for m in matches}
         if TIER_SELF_HARM in tiers and tiers & VIOLENCE_TIERS:
@@ -290,6 +367,213 @@ class DangerDetector:
         spans = [(s, e) for _, s, e in self.weak_matcher(doc)]
         left = [span for span in spans if not _overlaps(span, excluded)]
         return bool(left), len(left) < len(spans)
+
+    def _weak_evidence_filtered(self, doc, satisfied: Set[int]) -> Tuple[bool, bool]:
+        """`_weak_evidence` with the prefiltered Matchers. A span two patterns both find is listed
+        twice here, once in the single Matcher's output: neither answer depends on it."""
+        spans = [(s, e) for _, found_here in self._weak_filter.run(doc, satisfied) for _, s, e in found_here]
+        if not spans:
+            return False, False
+        excluded = [(s, e) for _, found_here in self._weak_unless_filter.run(doc, satisfied) for _, s, e in found_here]
+        left = [span for span in spans if not _overlaps(span, excluded)]
+        return bool(left), len(left) < len(spans)
+
+
+class _SpecIndex:
+    """The token specs that patterns cannot match without, and the words that satisfy them.
+
+    A spec is a non-optional pattern element `{"LEMMA": {"IN": [...]}}` or `{"LOWER": {"IN": [...]}}`;
+    the Matcher tests it as "the token's LEMMA (or LOWER) hash is in the set of the listed
+    strings' hashes" (spacy.strings.get_string_id), and so does `satisfied`.
+    """
+
+    _ATTRS = {"LEMMA": LEMMA, "LOWER": LOWER}
+
+    def __init__(self) -> None:
+        self._ids: Dict[Tuple[int, FrozenSet[int]], int] = {}
+        self.sizes: List[int] = []
+        self._by_word: Dict[int, Dict[int, Set[int]]] = {LEMMA: {}, LOWER: {}}
+
+    def requirements(self, pattern: List[Dict[str, Any]]) -> FrozenSet[int]:
+        """The ids of the specs that must each match some token for `pattern` to match."""
+        required = set()
+        for spec in pattern:
+            if len(spec) != 1:
+                continue  # optional ("OP"), or a kind of spec not indexed: no requirement
+            (name, value), = spec.items()
+            if name not in self._ATTRS or not isinstance(value, dict) or list(value) != ["IN"]:
+                continue
+            attr = self._ATTRS[name]
+            hashes = frozenset(get_string_id(v) for v in value["IN"])
+            key = (attr, hashes)
+            spec_id = self._ids.get(key)
+            if spec_id is None:
+                spec_id = self._ids[key] = len(self.sizes)
+                self.sizes.append(len(hashes))
+                for h in hashes:
+                    self._by_word[attr].setdefault(h, set()).add(spec_id)
+            required.add(spec_id)
+        return frozenset(required)
+
+    def satisfied(self, doc, words: Optional[List[Tuple[int, int]]] = None) -> Set[int]:
+        """The ids of the specs that some token of `doc` matches (`words`: its tokens' (LEMMA, LOWER)
+        hashes, when the caller has them)."""
+        by_lemma = self._by_word[LEMMA]
+        by_lower = self._by_word[LOWER]
+        found: Set[int] = set()
+        if words is None:
+            words = doc.to_array([LEMMA, LOWER]).tolist()
+        for lemma, lower in words:
+            specs = by_lemma.get(lemma)
+            if specs:
+                found |= specs
+            specs = by_lower.get(lower)
+            if specs:
+                found |= specs
+        return found
+
+
+class _LookupParser:
+    """`nlp(text)` for the project's pipeline (bot/nlp/pipeline.py: the tokenizer, then the lookup
+    lemmatizer), with the same tokens and lemmas, in half the time; and each token's (LEMMA, LOWER).
+
+    spaCy's lookup lemmatizer sets each token's `lemma_` to `lemma_lookup.get(text, text)` (its
+    first item when a list), in Python, token by token. Here that is looked up once per distinct
+    word (cached by ORTH; a word's lemma and lower case depend on its text alone) and set with one
+    `Doc.from_array`. Any other pipeline is simply called (the second value is then None).
+    """
+
+    _MAX_WORDS = 200_000  # the cache is emptied beyond this many distinct words
+
+    def __init__(self, nlp: Language) -> None:
+        self.nlp = nlp
+        self._table = None
+        self._words: Dict[int, Tuple[int, int]] = {}
+        if nlp.pipe_names == ["lemmatizer"]:
+            lemmatizer = nlp.get_pipe("lemmatizer")
+            if (isinstance(lemmatizer, Lemmatizer) and lemmatizer.mode == "lookup"
+                    and not nlp.disabled and lemmatizer.lookups.has_table("lemma_lookup")):
+                self._table = lemmatizer.lookups.get_table("lemma_lookup")
+
+    def __call__(self, text: str) -> Tuple[Doc, Optional[List[Tuple[int, int]]]]:
+        if self._table is None:
+            return self.nlp(text), None
+        doc = self.nlp.make_doc(text)
+        if not len(doc):
+            return doc, []
+        known = self._words
+        words = []
+        for orth in doc.to_array(ORTH).tolist():
+            word = known.get(orth)
+            if word is None:
+                word = self._word(orth)
+            words.append(word)
+        doc.from_array([LEMMA], numpy.array([lemma for lemma, _ in words], dtype=numpy.uint64))
+        return doc, words
+
+    def _word(self, orth: int) -> Tuple[int, int]:
+        strings = self.nlp.vocab.strings
+        text = strings[orth]
+        lemma = self._table.get(text, text)
+        if not isinstance(lemma, str):
+            lemma = lemma[0]
+        if len(self._words) >= self._MAX_WORDS:
+            self._words.clear()
+        word = self._words[orth] = (strings.add(lemma), self.nlp.vocab[orth].lower)
+        return word
+
+
+class _Prefilter:
+    """Groups of patterns, one Matcher each, run only when one of its patterns could match.
+
+    A pattern can only match when each of its required specs (`_SpecIndex.requirements`) matches
+    some token. Patterns match independently of each other, so the matches of a group's own
+    Matcher are exactly, and in the same order, the matches with its key of one Matcher holding
+    every group.
+    """
+
+    def __init__(self, nlp: Language, groups: List[Tuple[str, List[List[Dict[str, Any]]]]],
+                 index: _SpecIndex) -> None:
+        self.groups: List[Tuple[str, Matcher]] = []
+        self.vocab = nlp.vocab
+        self._always: Set[int] = set()
+        self._anchored: Dict[int, List[Tuple[int, FrozenSet[int]]]] = {}
+        # Each group's patterns (as added to its Matcher) with their required specs; the groups of each key.
+        self._patterns: List[List[Tuple[List[Dict[str, Any]], FrozenSet[int]]]] = []
+        self._positions: Dict[str, List[int]] = {}
+        for position, (key, patterns) in enumerate(groups):
+            native = [_native(p) for p in patterns]
+            # No schema check: the single Matchers (`DangerDetector.matcher`...) checked the patterns.
+            matcher = Matcher(nlp.vocab, validate=False)
+            matcher.add(key, native)
+            self.groups.append((key, matcher))
+            self._positions.setdefault(key, []).append(position)
+            self._patterns.append([])
+            for pattern, native_pattern in zip(patterns, native):
+                required = index.requirements(pattern)
+                self._patterns[position].append((native_pattern, required))
+                if not required:
+                    self._always.add(position)
+                    continue
+                # Looked up by its most selective spec, then checked whole.
+                anchor = min(required, key=lambda spec_id: (index.sizes[spec_id], spec_id))
+                self._anchored.setdefault(anchor, []).append((position, required))
+        self._anchors: FrozenSet[int] = frozenset(self._anchored)
+
+    def candidates(self, satisfied: Set[int]) -> List[int]:
+        """The groups (in order) that have a pattern whose required specs are all satisfied."""
+        found = set(self._always)
+        anchored = self._anchored
+        for spec_id in self._anchors.intersection(satisfied):
+            for position, required in anchored[spec_id]:
+                if position not in found and required <= satisfied:
+                    found.add(position)
+        return sorted(found)
+
+    def joint_matcher(self, keys: Iterable[str], satisfied: Set[int]) -> Matcher:
+        """A Matcher whose matches on a doc with these `satisfied` specs are, in the same order,
+        those of one Matcher holding every group: the patterns of the groups of `keys` (all the
+        groups with matches, in order) that can match the doc, in order. The others have no
+        match, and each pattern state moves on its own (spacy/matcher/matcher.pyx,
+        `find_matches`), so leaving them out changes nothing else. Built per call (a few
+        patterns: a fraction of a millisecond)."""
+        matcher = Matcher(self.vocab, validate=False)
+        for key in keys:
+            for position in self._positions[key]:
+                patterns = [pattern for pattern, required in self._patterns[position] if required <= satisfied]
+                if patterns:
+                    matcher.add(key, patterns)
+        return matcher
+
+    def run(self, doc, satisfied: Set[int], only: Optional[Set[str]] = None) -> List[Tuple[str, List[Tuple[int, int, int]]]]:
+        """(key, matches) of each group with matches, in order; only the keys in `only` if given."""
+        results = []
+        for position in self.candidates(satisfied):
+            key, matcher = self.groups[position]
+            if only is not None and key not in only:
+                continue
+            found_here = matcher(doc)
+            if found_here:
+                results.append((key, found_here))
+        return results
+
+
+def _native(pattern: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """`pattern` with each one-word `{"LEMMA": {"IN": [w]}}` (or LOWER) written `{"LEMMA": w}`.
+
+    The Matcher tests a set (`IN`) by calling a Python predicate per token and pattern state, and
+    an attribute value in C; both compare the token's hash with the word's (spacy.strings
+    get_string_id, StringStore.add), so the matches are the same, found faster.
+    """
+    out = []
+    for spec in pattern:
+        spec = dict(spec)
+        for name in ("LEMMA", "LOWER"):
+            value = spec.get(name)
+            if isinstance(value, dict) and list(value) == ["IN"] and len(value["IN"]) == 1:
+                spec[name] = value["IN"][0]
+        out.append(spec)
+    return out
 
 
 def _overlaps(span: Tuple[int, int], others: Sequence[Tuple[int, int]]) -> bool:
