@@ -104,3 +104,89 @@ def test_training_vectors_are_cached_by_content(monkeypatch, tmp_path, encoder):
                                       "SentenceEmbeddingFeaturizer", encoder)
     off.process_training_data(TrainingData([Message(data={TEXT: "hi", "intent": "x"})]))
     assert not (tmp_path / "other").exists()
+
+
+def _reference_encode(encoder, texts):
+    """The encoder's forward pass written plainly (as before it was made fast), on the weights read
+    from the model file: each layer's projections whole and apart, x @ W.T with PyTorch's weights,
+    a padded batch with its attention mask."""
+    from safetensors.numpy import load_file
+    from scipy.special import erf
+
+    w = load_file(str(sentence_encoder.model_directory() / "model.safetensors"))
+
+    def dense(x, name):
+        return x @ w[name + ".weight"].T + w[name + ".bias"]
+
+    def layer_norm(x, name):
+        mean = x.mean(axis=-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + encoder.eps) * w[name + ".weight"] + w[name + ".bias"]
+
+    encodings = [encoder.tokenizer.encode(t) for t in texts]
+    length = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(texts), length), dtype=np.int64)
+    mask = np.zeros((len(texts), length), dtype=np.float32)
+    for row, e in enumerate(encodings):
+        ids[row, :len(e.ids)] = e.ids
+        mask[row, :len(e.ids)] = 1.0
+    batch, heads, head_dim = len(texts), encoder.heads, encoder.hidden // encoder.heads
+    h = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length][None]
+         + w["embeddings.token_type_embeddings.weight"][0])
+    h = layer_norm(h, "embeddings.LayerNorm")
+    additive_mask = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)
+    for layer in range(encoder.layers):
+        p = f"encoder.layer.{layer}."
+
+        def split(x):
+            return x.reshape(batch, length, heads, head_dim).transpose(0, 2, 1, 3)
+
+        q, k, v = (split(dense(h, p + "attention.self." + n)) for n in ("query", "key", "value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(head_dim)) + additive_mask
+        probs = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        probs /= probs.sum(axis=-1, keepdims=True)
+        context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, encoder.hidden)
+        h = layer_norm(dense(context, p + "attention.output.dense") + h, p + "attention.output.LayerNorm")
+        inner = dense(h, p + "intermediate.dense")
+        inner = 0.5 * inner * (1.0 + erf(inner / np.sqrt(2.0)))
+        h = layer_norm(dense(inner, p + "output.dense") + h, p + "output.LayerNorm")
+    pooled = (h * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def test_fast_forward_pass_equals_a_straightforward_one(encoder):
+    """Halves on two threads, stacked QKV, gemv for short inputs, gemm for long ones, in-place ops:
+    the same vectors to float32 rounding."""
+    texts = ["hi", "good morning", "he says therapy is for crazy people",  # few word pieces: the gemv path
+             "I tend to shut down when we argue, and next time I'd like to stay in the conversation.",  # gemm
+             "my partner won't come to couples therapy, she says we can't afford it and it's a waste of time"]
+    lengths = [len(encoder.tokenizer.encode(t).ids) for t in texts]
+    assert min(lengths) <= sentence_encoder.GEMV_TOKENS < max(lengths)
+    for text in texts:  # one message at a time, as in a conversation
+        assert np.abs(encoder.encode([text]) - _reference_encode(encoder, [text])).max() < 1e-5, text
+    # padded batches (masking), small (gemv) and large (gemm), against the reference's padded batches
+    for batch in (texts[:2], texts):
+        assert np.abs(encoder.encode(batch) - _reference_encode(encoder, batch)).max() < 1e-5
+
+
+def test_blas_threads_are_restored_after_encoding(encoder):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threading
+
+    before = [(lib["filepath"], lib["num_threads"]) for lib in threadpoolctl.threadpool_info()]
+    errors = []
+
+    def work():
+        try:
+            for _ in range(3):
+                encoder.encode(["he says we can't afford therapy"])
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]  # overlapping limits must not leak one thread
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert [(lib["filepath"], lib["num_threads"]) for lib in threadpoolctl.threadpool_info()] == before
