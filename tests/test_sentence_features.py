@@ -190,3 +190,23 @@ def test_blas_threads_are_restored_after_encoding(encoder):
         thread.join()
     assert not errors
     assert [(lib["filepath"], lib["num_threads"]) for lib in threadpoolctl.threadpool_info()] == before
+
+
+def test_a_busy_helper_thread_never_blocks_encoding(encoder):
+    """The second halves are taken back when the helper thread has not started them (work stealing):
+    with the helper stuck, encoding still finishes, with the same vectors."""
+    import threading
+
+    texts = ["hi", "my partner won't come to couples therapy, she says we can't afford it and it's a waste of time"]
+    expected = [encoder.encode([t]) for t in texts]
+    executor = encoder._helper._executor_here()
+    if executor is None:
+        pytest.skip("one core: no helper thread")
+    release = threading.Event()
+    stuck = executor.submit(release.wait, 30)
+    try:
+        for text, vector in zip(texts, expected):
+            assert np.array_equal(encoder.encode([text]), vector)
+    finally:
+        release.set()
+    assert stuck.result() is True
