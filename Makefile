@@ -31,7 +31,7 @@ export WEB_PORT ?= 8000
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-lock.json | cut -c1-12)
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup venv web web-deps spacy migrate train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
+.PHONY: help setup venv web web-deps spacy encoder-graph migrate train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
         test-core eval eval-practice eval-safety bench bench-load retention hotlines hotlines-check clean
 
 help:
@@ -73,6 +73,10 @@ $(SPACY): $(STAMP) bot/nlp/pipeline.py
 
 spacy: $(SPACY)
 
+# The sentence encoder's ONNX graph, built once from the installed model into build/ (bot/nlp/onnx_graph.py).
+encoder-graph: $(STAMP)
+	@$(PY) -m bot.nlp.onnx_graph
+
 # Rasa's tracker tables and the progress database's migrations, on the configured URLs.
 migrate: $(STAMP)
 	@mkdir -p var
@@ -89,7 +93,7 @@ web-deps: $(WEB_STAMP)
 web: web-deps venv
 	$(PY) -m bot.web.server --port $(WEB_PORT)
 
-setup: venv web-deps spacy migrate
+setup: venv web-deps spacy encoder-graph migrate
 
 # `rasa train --dry-run` misses a changed option of a component that is not trained (the safety
 # gate's thresholds): a config.yml newer than the model retrains too (cached parts take seconds).

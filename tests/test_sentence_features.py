@@ -1,4 +1,5 @@
-"""The NumPy sentence encoder and the Rasa featurizer that uses it, without a trained model.
+"""The sentence encoder (ONNX Runtime and NumPy paths) and the Rasa featurizer that uses it, without
+a trained model.
 
 That the encoder equals sentence-transformers (to 3e-7 on every NLU example) is checked by
 scripts/check_sentence_encoder.py, which needs PyTorch; these tests need only the project's venv.
@@ -14,9 +15,86 @@ from bot.nlp import sentence_encoder
 from bot.nlp.sentence_encoder import DIMENSION, EncoderUnavailable, cosine, shared_encoder
 
 
+_encoders = {}
+
+
+def _encoder(backend):
+    if backend not in _encoders:
+        _encoders[backend] = sentence_encoder.SentenceEncoder(backend=backend)
+    return _encoders[backend]
+
+
+@pytest.fixture(scope="module", params=["onnx", "numpy"])
+def encoder(request):
+    """Each test with both paths: ONNX Runtime (what the bot runs) and the NumPy reference."""
+    return _encoder(request.param)
+
+
 @pytest.fixture(scope="module")
-def encoder():
-    return shared_encoder()
+def numpy_encoder():
+    return _encoder("numpy")
+
+
+def test_the_bot_runs_the_onnx_path():
+    assert shared_encoder().backend == "onnx"
+
+
+def test_both_paths_give_the_same_vectors_on_the_nlu_examples():
+    """ONNX Runtime and NumPy agree to float32 rounding, one message at a time and in padded batches."""
+    import random
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    texts = []
+    for path in sorted(Path("bot/data/nlu").glob("*.yml")):
+        for item in yaml.safe_load(path.read_text()).get("nlu") or []:
+            for line in (item.get("examples") or "").splitlines():
+                text = re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line.strip()[2:].strip())
+                if text:
+                    texts.append(text)
+    assert len(texts) > 1000
+    sample = random.Random(0).sample(texts, 300) + ["", "   ", "🙂", "word " * 2000]
+    onnx, numpy_ = _encoder("onnx"), _encoder("numpy")
+    assert np.abs(onnx.encode(sample) - numpy_.encode(sample)).max() < 1e-5
+    for text in sample[:40]:
+        assert np.abs(onnx.encode([text]) - numpy_.encode([text])).max() < 1e-5, text
+
+
+def test_the_onnx_graph_is_built_once_and_rebuilt_for_another_model(tmp_path):
+    """ensure_graph builds the file in a child process when it is missing, then reuses it; its name
+    follows the weights file, so a reinstalled model gets a new graph."""
+    import os
+
+    from bot.nlp import onnx_graph
+
+    model = sentence_encoder.model_directory()
+    built = onnx_graph.ensure_graph(model, tmp_path)
+    assert built.parent == tmp_path and built.stat().st_size > 80_000_000
+    assert not list(tmp_path.glob("*.partial"))
+    stamp = built.stat().st_mtime_ns
+    assert onnx_graph.ensure_graph(model, tmp_path) == built and built.stat().st_mtime_ns == stamp
+
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        os.symlink(model / name, copy / name)
+    (copy / "model.safetensors").unlink()
+    (copy / "model.safetensors").write_bytes(b"not the same weights")
+    assert onnx_graph.graph_file(copy, tmp_path) != built
+    with pytest.raises(RuntimeError, match="ONNX graph failed"):
+        onnx_graph.ensure_graph(copy, tmp_path)
+
+
+def test_without_onnx_runtime_the_encoder_falls_back_to_numpy(monkeypatch, caplog):
+    real_find_spec = sentence_encoder.importlib.util.find_spec
+    monkeypatch.setattr(sentence_encoder.importlib.util, "find_spec",
+                        lambda name: None if name == "onnxruntime" else real_find_spec(name))
+    assert sentence_encoder._resolve_backend("auto") == "numpy"
+    assert "onnxruntime" in caplog.text
+    with pytest.raises(ValueError, match="backend"):
+        sentence_encoder._resolve_backend("torch")
 
 
 def test_vectors_are_normalised_and_deterministic(encoder):
@@ -155,8 +233,8 @@ def _reference_encode(encoder, texts):
 
 
 def test_fast_forward_pass_equals_a_straightforward_one(encoder):
-    """Halves on two threads, stacked QKV, gemv for short inputs, gemm for long ones, in-place ops:
-    the same vectors to float32 rounding."""
+    """NumPy: halves on two threads, stacked QKV, gemv for short inputs, gemm for long ones, in-place
+    ops; ONNX Runtime: its fused kernels. The same vectors to float32 rounding."""
     texts = ["hi", "good morning", "he says therapy is for crazy people",  # few word pieces: the gemv path
              "I tend to shut down when we argue, and next time I'd like to stay in the conversation.",  # gemm
              "my partner won't come to couples therapy, she says we can't afford it and it's a waste of time"]
@@ -169,7 +247,8 @@ def test_fast_forward_pass_equals_a_straightforward_one(encoder):
         assert np.abs(encoder.encode(batch) - _reference_encode(encoder, batch)).max() < 1e-5
 
 
-def test_blas_threads_are_restored_after_encoding(encoder):
+def test_blas_threads_are_restored_after_encoding(numpy_encoder):
+    encoder = numpy_encoder
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import threading
 
@@ -192,12 +271,13 @@ def test_blas_threads_are_restored_after_encoding(encoder):
     assert [(lib["filepath"], lib["num_threads"]) for lib in threadpoolctl.threadpool_info()] == before
 
 
-def test_a_busy_helper_thread_never_blocks_encoding(encoder):
+def test_a_busy_helper_thread_never_blocks_encoding(numpy_encoder):
     """The second halves are taken back when the helper thread has not started them (work stealing):
     with the helper stuck, encoding still finishes, with the same vectors."""
     import threading
 
     texts = ["hi", "my partner won't come to couples therapy, she says we can't afford it and it's a waste of time"]
+    encoder = numpy_encoder
     expected = [encoder.encode([t]) for t in texts]
     executor = encoder._helper._executor_here()
     if executor is None:

@@ -3,7 +3,7 @@
 It adds a sentence-level dense feature (384 floats) to the `text` attribute of every training
 example and every incoming message; the intent classifier (bot/components/intent_classifier.py)
 combines it with the sparse word and character n-gram features of the CountVectorsFeaturizers. See bot/nlp/sentence_encoder.py for where the model comes
-from and how it runs (NumPy, no PyTorch, nothing downloaded at run time).
+from and how it runs (ONNX Runtime, or NumPy; no PyTorch, nothing downloaded at run time).
 
 Not trainable: the model is fixed, so Rasa caches its output between trainings; the cache key is
 the component's config, which holds the model's name and a version (`model_version`). Change the
