@@ -71,6 +71,20 @@ RESPONSES = [
     {"events": [{"event": 3}]},
     {"responses": [{"text": 5}], "events": []},
     {"events": [{"no_event_key": True}]},
+    # each event against its own type's schema (bot/serve.py _event_validators)
+    {"events": [{"event": "slot", "name": "step", "value": None, "timestamp": None},
+                {"event": "active_loop", "name": None}, {"event": "bot", "text": "ok", "data": {}, "metadata": {}},
+                {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+                {"event": "followup", "name": "utter_greet"}, {"event": "reset_slots"}]},
+    {"events": [{"event": "slot", "name": "step"}]},                       # no value: invalid
+    {"events": [{"event": "slot", "value": 1, "name": 2}]},                # name not a string
+    {"events": [{"event": "no_such_event"}]},                              # unknown type
+    {"events": [{"event": "bot", "text": 3}]},                             # right type, wrong field
+    {"events": [{"event": "bot", "text": "ok", "timestamp": "noon"}]},     # common field wrong
+    {"events": [{"event": "bot", "text": "ok"}, "not an event"]},
+    {"events": [{"event": "slot", "name": "step", "value": 1}], "responses": "not a list"},
+    {"events": None},
+    ["not", "an", "object"],
 ]
 
 
@@ -92,6 +106,35 @@ def test_action_responses_are_judged_as_rasa_judges_them(response):
         with pytest.raises(jsonschema.ValidationError) as raised:
             remote._validate_action_result(response)
         assert raised.value.message.startswith(expected + ". Failed to validate Action server response")
+
+
+def test_every_rasa_event_is_judged_as_jsonschema_judges_it():
+    """The per-type check agrees with the full `oneOf` validation on every kind of event Rasa
+    serialises (a valid one, and one with a field of the wrong type)."""
+    import jsonschema
+    from rasa.shared.core import events as rasa_events
+    from rasa.shared.core.events import Event
+
+    schema = rasa_action.RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    quick = serve._event_validators(schema, validator_class)
+    assert quick is not None
+    samples = [
+        rasa_events.UserUttered("hi", {"name": "greet", "confidence": 0.9}, [], {"text": "hi"}),
+        rasa_events.BotUttered("hello", {"buttons": []}, {"utter_action": "utter_greet"}),
+        rasa_events.SlotSet("step", "budget"), rasa_events.ActiveLoop("onboarding_form"), rasa_events.ActiveLoop(None),
+        rasa_events.ActionExecuted("action_listen", policy="RulePolicy", confidence=1.0),
+        rasa_events.SessionStarted(), rasa_events.Restarted(), rasa_events.AllSlotsReset(),
+        rasa_events.FollowupAction("utter_greet"), rasa_events.LoopInterrupted(True), rasa_events.ActionReverted(),
+        rasa_events.UserUtteranceReverted(), rasa_events.ConversationPaused(), rasa_events.ConversationResumed(),
+        rasa_events.StoryExported(), rasa_events.AgentUttered("x"), rasa_events.EntitiesAdded([]),
+        rasa_events.ActionExecutionRejected("action_x"),
+    ]
+    dicts = [event.as_dict() for event in samples]
+    broken = [{**d, **{key: 12345 for key in d if key not in ("event", "timestamp")}} for d in dicts]
+    for response in [{"events": dicts}] + [{"events": [d]} for d in dicts + broken]:
+        assert quick(response) == validator_class(schema).is_valid(response), response
+    assert isinstance(samples[0], Event)
 
 
 async def test_action_calls_share_one_session_and_its_connections():
