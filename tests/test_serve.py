@@ -155,3 +155,33 @@ async def test_action_calls_share_one_session_and_its_connections():
     await endpoint.session().session.close()
     # Other endpoints (a model server, an NLG server) keep Rasa's own session per request.
     assert not hasattr(EndpointConfig("http://127.0.0.1:2"), "_kept_session")
+
+
+def test_event_classes_are_found_by_name_as_rasa_finds_them():
+    """The table of bot/serve.py gives, for every event type name, the class Rasa's walk gives;
+    unknown names, "topic" and defaults behave as in Rasa."""
+    from rasa.shared.core import events
+    from rasa.shared.utils.common import all_subclasses
+
+    serve.install()
+    resolve = events.Event.resolve_by_type
+    assert getattr(resolve, "_table", False)
+
+    def walk(name):
+        return next(cls for cls in all_subclasses(events.Event) if cls.type_name == name)
+
+    names = {cls.type_name for cls in all_subclasses(events.Event)}
+    assert {"user", "bot", "slot", "action", "active_loop", "session_started"} <= names
+    for name in names:
+        assert resolve(name) is walk(name), name
+    assert resolve("topic") is None
+    assert resolve("no_such_event", events.SlotSet) is events.SlotSet
+    with pytest.raises(ValueError, match="Unknown event name"):
+        resolve("no_such_event")
+    assert events.Event.from_parameters({"event": "slot", "name": "step", "value": "budget"}) == \
+        events.SlotSet("step", "budget")
+
+    class LateEvent(events.SlotSet):  # defined after the table was built: found all the same
+        type_name = "late_event_for_the_test"
+
+    assert resolve("late_event_for_the_test") is LateEvent
