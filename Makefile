@@ -14,7 +14,8 @@ RASA_PATHS := --data bot/data --domain domain.yml --config config.yml
 MAX_HISTORY := 5
 
 # Local defaults; every one can be overridden from the environment.
-export ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
+# Follows ACTIONS_PORT (below; `?=` is expanded when used), so `ACTIONS_PORT=6055 make run` works.
+export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTIONS_PORT)/webhook
 export RASA_TRACKER_DB ?= $(CURDIR)/var/rasa_tracker.db
 # Empty: the SQLite file above and an in-memory lock store (one Rasa process). Several processes:
 # postgresql+psycopg2://... and redis://... (README, "Running several instances").

@@ -32,6 +32,8 @@ fi
 # endpoints.yml reads these; empty (the Makefile's default) means the SQLite tracker file
 # RASA_TRACKER_DB and an in-memory lock store: one Rasa process (README, "Configuration").
 export RASA_TRACKER_DB_URL=${RASA_TRACKER_DB_URL:-} RASA_LOCK_STORE_URL=${RASA_LOCK_STORE_URL:-}
+# Rasa calls the action server started below (endpoints.yml): on its port unless told otherwise.
+export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://localhost:${ACTIONS_PORT:-5055}/webhook}
 model="bot/models/reluctant-partner-coach.tar.gz"
 # Each server's command line, in this one place (`make run` and every instance of `make run-scaled`).
 rasa_server=(.venv/bin/python -m bot.serve run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml
