@@ -352,17 +352,27 @@ def measure_training(bot: Any, work: Path, log: Path) -> Dict[str, float]:
 
 
 async def first_answer(bot: Any, servers: Servers, started: float, limit: float = 900) -> float:
-    """Seconds from `started` to the first message answered as the bot answers a greeting."""
+    """Seconds from `started` to the first message answered as the bot answers a greeting.
+
+    Gives up after `wrong_for` seconds of answers that are not that one (a server that is up but
+    misconfigured, e.g. its action server unreachable) instead of waiting out `limit`."""
+    wrong_since: Optional[float] = None
+    wrong_for = 120.0
     async with aiohttp.ClientSession() as http:
         while time.perf_counter() - started < limit:
             if servers.proc.poll() is not None:
                 raise RuntimeError(f"the servers exited with {servers.proc.returncode}: see {servers.log}")
             try:
                 _, replies = await post(http, servers.url + WEBHOOK, {"sender": secrets.token_hex(16), "message": "hi"}, 30)
-                if bot.answered(replies):
-                    return time.perf_counter() - started
             except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, ValueError):
-                pass
+                await asyncio.sleep(0.1)  # not up yet
+                continue
+            if bot.answered(replies):
+                return time.perf_counter() - started
+            wrong_since = wrong_since or time.perf_counter()
+            if time.perf_counter() - wrong_since > wrong_for:
+                raise RuntimeError(f"wrong answers for {wrong_for:.0f} s (last: {joined(replies)[:200]!r}): "
+                                   f"see {servers.log}")
             await asyncio.sleep(0.1)
     raise RuntimeError(f"no answer within {limit:.0f} s: see {servers.log}")
 
