@@ -21,10 +21,11 @@ def test_samples_are_grouped_inclusive_and_innermost(tmp_path):
                ";from_parameters (rasa/shared/core/events.py:324) 3",
         ROOT + ";save_tracker (rasa/core/processor.py:1095);save (bot/stores.py:106) 1",
         "garbage line without a count",
+        "serve_single (sanic/server/runners.py:206);serve (sanic/server/runners.py:155) 5",  # waiting: apart
     ]) + "\n")
     summary = profile_servers.summarise(raw)
     groups = {g["group"]: g for g in summary["groups"]}
-    assert summary["samples"] == 10
+    assert summary["samples"] == 10 and summary["idle_samples"] == 5
     assert groups["sentence encoder (ONNX Runtime)"] == {"group": "sentence encoder (ONNX Runtime)", "in": 60.0, "self": 60.0}
     assert groups["NLU graph (Rasa + dask)"]["in"] == 60.0 and groups["NLU graph (Rasa + dask)"]["self"] == 0.0
     assert groups["tracker loading (SQL + replay)"]["in"] == 30.0
