@@ -58,12 +58,39 @@ def start_script(script: str, env: Dict[str, str], log: Path) -> subprocess.Pope
                             stdout=open(log, "a"), stderr=subprocess.STDOUT)
 
 
+def _still_running(group: int) -> str:
+    """The processes of a process group with what each is doing (py-spy dump when available), for
+    the message of a test whose servers did not stop."""
+    import shutil
+    import sys
+
+    lines = []
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry)) != group:
+                continue
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ProcessLookupError):
+            continue
+        lines.append(f"- {entry}: {command[:160]}")
+        if spy and "python" in command:
+            dump = subprocess.run([spy, "dump", "--pid", entry], capture_output=True, text=True, timeout=30)
+            lines.append("  " + (dump.stdout or dump.stderr)[-3000:].replace("\n", "\n  "))
+    return "\n".join(lines)
+
+
 def ctrl_c(proc: Optional[subprocess.Popen], seconds: float) -> None:
-    """Stop a script from start_script as Ctrl-C does; fail if it takes longer than `seconds`."""
+    """Stop a script from start_script as Ctrl-C does; fail if it takes longer than `seconds`,
+    naming the processes left and where they were."""
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGINT)  # what Ctrl-C does
         try:
             proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
+            left = _still_running(proc.pid)
             os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError(f"{proc.args[0]} did not stop cleanly on Ctrl-C")
+            raise AssertionError(f"{proc.args[0]} did not stop cleanly on Ctrl-C within {seconds:.0f} s; "
+                                 f"still running:\n{left}")
