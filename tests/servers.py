@@ -52,9 +52,18 @@ class Servers:
         ctrl_c(self.proc, 60)
 
 
+def default_ctrl_c() -> None:
+    """In the child before exec: Ctrl-C (SIGINT) back to its default action. A test run started in
+    the background of a script (`cmd &`) inherits SIGINT ignored, and a shell cannot trap a signal
+    ignored on entry, so scripts/run.sh would never see the tests' Ctrl-C (a CI run started with
+    `&` failed five stops so); a terminal user's run.sh always gets it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_script(script: str, env: Dict[str, str], log: Path) -> subprocess.Popen:
-    """A start script in its own session (so that a hung one can be killed whole), output to `log`."""
-    return subprocess.Popen([script], cwd=REPO_ROOT, env=env, start_new_session=True,
+    """A start script in its own session (so that a hung one can be killed whole), output to `log`,
+    with Ctrl-C working as in a terminal."""
+    return subprocess.Popen([script], cwd=REPO_ROOT, env=env, start_new_session=True, preexec_fn=default_ctrl_c,
                             stdout=open(log, "a"), stderr=subprocess.STDOUT)
 
 

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import us_dv_number
 from tests.integration.conftest import REPO_ROOT, require_model, wait_for
 from tests.safety_harness import ONBOARDING_NEGATIVE
-from tests.servers import Servers, post
+from tests.servers import Servers, default_ctrl_c, post
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ class Parts:
 
     def start(self, part: str, health: str, seconds: float) -> None:
         proc = subprocess.Popen(["scripts/run.sh", part], cwd=REPO_ROOT, env=self.env, start_new_session=True,
-                                stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+                                preexec_fn=default_ctrl_c, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         self.procs[part] = proc
         wait_for(health, proc, seconds)
 
