@@ -141,6 +141,12 @@ def peak_rss_mib(pid: Optional[int]) -> Optional[float]:
     return round(int(match.group(1)) / 1024, 1) if match else None
 
 
+def default_ctrl_c() -> None:
+    """Before exec in a server's process: SIGINT at its default action, so stop_group's Ctrl-C
+    works even when this script runs in the background (`cmd &`, which ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_group(proc: Optional[subprocess.Popen], seconds: float = 60) -> None:
     """Ctrl-C to the process group, then SIGKILL if it has not stopped in time."""
     if not proc or proc.poll() is not None:
@@ -279,7 +285,7 @@ class BaselineBot:
         log = work / "servers.log"
         cmd = [str(VENV_BIN / "rasa"), "run", "--model", str(self.home / "models"), "--port", str(port),
                "--enable-api", "--auth-token", TOKEN, "--cors", "*"]
-        proc = subprocess.Popen(cmd, cwd=self.home, env=run_env(), start_new_session=True,
+        proc = subprocess.Popen(cmd, cwd=self.home, env=run_env(), start_new_session=True, preexec_fn=default_ctrl_c,
                                 stdout=open(log, "a"), stderr=subprocess.STDOUT)
         return Servers(proc, f"http://127.0.0.1:{port}", "rasa run", None, log)
 
@@ -475,7 +481,7 @@ def measure_cold_ours(work: Path, log: Path) -> Dict[str, Any]:
     env = run_env(**{k: str(v) for k, v in ports.items()})
     env.pop("RASA_CACHE_DIRECTORY", None)
     started = time.perf_counter()
-    proc = subprocess.Popen(["make", "run"], cwd=clone, env=env, start_new_session=True,
+    proc = subprocess.Popen(["make", "run"], cwd=clone, env=env, start_new_session=True, preexec_fn=default_ctrl_c,
                             stdout=open(log, "a"), stderr=subprocess.STDOUT)
     servers = Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.serve run", "run actions", log)
     try:
@@ -502,7 +508,7 @@ def measure_cold_baseline(work: Path, log: Path) -> Dict[str, Any]:
                "-c", str(REPO_ROOT / "requirements.txt"), "rasa==3.6.21"], work, env, log, 3600)
     timed_run([str(venv / "bin" / "rasa"), "init", "--no-prompt", "--init-dir", str(home)], work, env, log, 3600)
     proc = subprocess.Popen([str(venv / "bin" / "rasa"), "run", "--port", str(port)], cwd=home, env=env,
-                            start_new_session=True, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+                            start_new_session=True, preexec_fn=default_ctrl_c, stdout=open(log, "a"), stderr=subprocess.STDOUT)
     servers = Servers(proc, f"http://127.0.0.1:{port}", "rasa run", None, log)
     try:
         seconds = asyncio.run(first_answer(BaselineBot(home), servers, started, limit=3600))
