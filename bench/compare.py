@@ -48,6 +48,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  (bench/load.py: the coaching conversation, the machine facts)
 from components import PARSE_TEXTS  # noqa: E402
+# Servers started here get Ctrl-C at its default action (stop_group's SIGINT works even when this
+# script runs in the background, which ignores SIGINT), as the tests start them.
+from tests.servers import default_ctrl_c  # noqa: E402
 
 import aiohttp  # noqa: E402
 import yaml  # noqa: E402
@@ -139,12 +142,6 @@ def peak_rss_mib(pid: Optional[int]) -> Optional[float]:
     except OSError:
         return None
     return round(int(match.group(1)) / 1024, 1) if match else None
-
-
-def default_ctrl_c() -> None:
-    """Before exec in a server's process: SIGINT at its default action, so stop_group's Ctrl-C
-    works even when this script runs in the background (`cmd &`, which ignores SIGINT)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_group(proc: Optional[subprocess.Popen], seconds: float = 60) -> None:
