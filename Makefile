@@ -56,7 +56,7 @@ help:
 	@echo "                throughput, start-up, memory, parse, training, cold start (about an hour;"
 	@echo "                BENCH_ARGS=--markdown writes docs/benchmarks.md and its chart)"
 	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
-	@echo "make hotlines   regenerate the escalation responses from bot/content/hotlines.yml"
+	@echo "make hotlines   regenerate the escalation responses from bot/safety/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
 
 $(STAMP): requirements.txt requirements-model.txt pyproject.toml
@@ -164,13 +164,13 @@ retention: setup
 	$(PY) -m bot.privacy retention $(if $(DRY_RUN),--dry-run,)
 
 hotlines: venv
-	$(PY) -m bot.content.hotlines generate
+	$(PY) -m bot.safety.hotlines generate
 
 hotlines-verify: venv
-	$(PY) -m bot.content.hotlines check
+	$(PY) -m bot.safety.hotlines check
 
 hotlines-check: venv
-	$(PY) -m bot.content.hotlines stale
+	$(PY) -m bot.safety.hotlines stale
 
 clean:
 	rm -rf build results .pytest_cache

@@ -41,7 +41,7 @@ from compare import find_process  # noqa: E402
 # names it, and the innermost named frame of a stack is its "self" group.
 GROUPS: List[Tuple[str, Tuple[str, ...]]] = [
     ("sentence encoder (ONNX Runtime)", ("sentence_encoder.py",)),
-    ("safety gate", ("components/safety.py", "bot/safety/")),
+    ("safety gate", ("safety/gate.py", "bot/safety/")),
     ("other NLU components", ("count_vectors_featurizer.py", "spacy/", "spacy_", "intent_classifier.py", "entity_extractor.py",
                               "fallback_classifier.py", "regex_message_handler.py", "entity_synonyms.py")),
     ("NLU graph (Rasa + dask)", ("_parse_message_with_graph",)),

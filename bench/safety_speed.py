@@ -1,8 +1,8 @@
 """The safety gate's own work per message, old (a git revision) against new (the working tree).
 
-What bot/components/safety.py's `SafetyGate.process` does per message: danger detection
-(bot/nlp/danger.py: normalise, the detector's own spaCy call, the Matchers) and, when no danger
-is found, language detection (bot/nlp/language.py), then the intent override. Both versions run
+What bot/safety/gate.py's `SafetyGate.process` does per message: danger detection
+(bot/safety/detector.py: normalise, the detector's own spaCy call, the Matchers) and, when no danger
+is found, language detection (bot/safety/language.py), then the intent override. Both versions run
 in this process, single-threaded, over the messages of tests/safety/*.yml; each figure is the
 median of --repeats passes (the machine is shared: medians, not means). The old modules are
 taken from `git show <rev>:bot/nlp/{danger,language}.py` (default HEAD) and imported under other
@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator, List, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -48,9 +48,15 @@ def eval_texts() -> List[str]:
     return texts
 
 
-def load_revision(rev: str, name: str, path: str, tmp: Path) -> ModuleType:
-    source = subprocess.run(["git", "-C", str(REPO_ROOT), "show", f"{rev}:{path}"], check=True,
-                            capture_output=True, text=True).stdout
+def load_revision(rev: str, name: str, paths: Sequence[str], tmp: Path) -> ModuleType:
+    """The module at the first of `paths` that exists at `rev` (files moved: bot/nlp -> bot/safety)."""
+    for path in paths:
+        shown = subprocess.run(["git", "-C", str(REPO_ROOT), "show", f"{rev}:{path}"], capture_output=True, text=True)
+        if shown.returncode == 0:
+            source = shown.stdout
+            break
+    else:
+        raise SystemExit(f"none of {list(paths)} exists at {rev}")
     target = tmp / f"{name}.py"
     target.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(name, target)
@@ -112,7 +118,7 @@ def gate_ms(gate, language, texts: List[str], repeats: int) -> float:
 def outputs(gate, language, texts: List[str]) -> list:
     from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 
-    from bot.components.safety import SAFETY_KEY
+    from bot.safety.gate import SAFETY_KEY
 
     with language_module(language):
         batch = messages(texts)
@@ -131,16 +137,16 @@ def main(argv: List[str] | None = None) -> int:
     # Quiet: the deprecation warnings Rasa's and spaCy's dependencies print on import.
     with warnings.catch_warnings(), redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        from bot.components.safety import SafetyGate
-        from bot.nlp import danger as new_danger
-        from bot.nlp import language as new_language
+        from bot.safety.gate import SafetyGate
+        from bot.safety import detector as new_danger
+        from bot.safety import language as new_language
         from bot.nlp import pipeline
 
     with tempfile.TemporaryDirectory() as tmp:
-        old_danger = load_revision(args.ref, "_old_danger", "bot/nlp/danger.py", Path(tmp))
-        old_language = load_revision(args.ref, "_old_language", "bot/nlp/language.py", Path(tmp))
+        old_danger = load_revision(args.ref, "_old_danger", ["bot/safety/detector.py", "bot/nlp/danger.py"], Path(tmp))
+        old_language = load_revision(args.ref, "_old_language", ["bot/safety/language.py", "bot/nlp/language.py"], Path(tmp))
     # The old language module finds its data files relative to its own path: point it at the repository's.
-    for attr in ("NLP_DIR", "REPO_ROOT", "MULTILINGUAL_FILE", "NLU_DIR"):
+    for attr in ("HERE", "NLP_DIR", "REPO_ROOT", "MULTILINGUAL_FILE", "NLU_DIR"):
         if hasattr(new_language, attr):
             setattr(old_language, attr, getattr(new_language, attr))
 
@@ -158,7 +164,7 @@ def main(argv: List[str] | None = None) -> int:
         for _ in range(2):  # warm-up: caches, lazy loads
             outputs(gate, language, texts)
         spoken = [t for t in texts if t.strip() and not detector.detect(t).is_danger]
-        # The detector's own parse: `_parse` (bot/nlp/danger.py's faster nlp call) where it has one.
+        # The detector's own parse: `_parse` (bot/safety/detector.py's faster nlp call) where it has one.
         nlp_call = getattr(detector, "_parse", detector.nlp)
         parse = median_ms(lambda t: nlp_call(module.normalise(t)[:5000]), texts, args.repeats, n)
         detect = median_ms(detector.detect, texts, args.repeats, n)

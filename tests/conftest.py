@@ -87,8 +87,8 @@ def load_eval(name: str) -> List[Dict[str, Any]]:
 
 
 def us_dv_number() -> str:
-    """The US domestic-violence hotline number, as bot/content/hotlines.yml gives it."""
-    with open(REPO_ROOT / "bot" / "content" / "hotlines.yml", encoding="utf-8") as f:
+    """The US domestic-violence hotline number, as bot/safety/hotlines.yml gives it."""
+    with open(REPO_ROOT / "bot" / "safety" / "hotlines.yml", encoding="utf-8") as f:
         data = yaml.safe_load(f)
     contact = data["regions"]["US"]["domestic_violence"][0]["contact"]
     return next(word.rstrip(",") for word in contact.split() if word[:1].isdigit() and "-" in word)

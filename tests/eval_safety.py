@@ -27,7 +27,7 @@ SETS = {
 
 
 def patterns_only(danger, benign):
-    from bot.nlp.danger import default_detector, evaluate as evaluate_patterns
+    from bot.safety.detector import default_detector, evaluate as evaluate_patterns
 
     detector = default_detector()
     report = evaluate_patterns(detector, danger, benign)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from bot.actions import content
-from bot.content import hotlines
+from bot.safety import hotlines
 
 SEEDS = {"000_ac6763a220440955.txt", "001_7345b2fad58c8d51.txt", "002_ce9224962432a027.txt",
          "003_03e196ffe17c578a.txt", "004_045da85a41f7b346.txt"}

@@ -1,8 +1,8 @@
 """The danger detector on its own: no Rasa, no trained model."""
 import pytest
 
-from bot.nlp import danger
-from bot.nlp.danger import DangerDetector, PatternError, compile_pattern, default_detector, evaluate, load_config
+from bot.safety import detector as danger
+from bot.safety.detector import DangerDetector, PatternError, compile_pattern, default_detector, evaluate, load_config
 from tests.conftest import load_eval
 
 
@@ -153,7 +153,7 @@ def test_prefiltered_detection_is_the_single_matcher_detection(detector):
     """`detect` (per-rule Matchers run only when the message has the words a pattern needs, a faster
     parse) gives exactly the `DangerResult` of `detect_reference` (the one Matcher holding every
     rule, on `nlp(text)`): tier, categories, matches in order, weak evidence, idiom."""
-    from bot.nlp.danger import normalise
+    from bot.safety.detector import normalise
 
     texts = _texts_for_the_fast_path()
     assert len(texts) > 4000

@@ -6,8 +6,8 @@ import yaml
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.components.safety import SAFETY_KEY, SafetyGate
-from bot.nlp import language
+from bot.safety.gate import SAFETY_KEY, SafetyGate
+from bot.safety import language
 
 SAFETY_SETS = Path(__file__).parent / "safety"
 LANGUAGE_SET = yaml.safe_load((SAFETY_SETS / "language_eval.yml").read_text(encoding="utf-8"))["items"]

@@ -3,7 +3,7 @@ import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.components.safety import SAFETY_KEY, SafetyGate
+from bot.safety.gate import SAFETY_KEY, SafetyGate
 
 
 def message(text, intent="describe_conflict", confidence=0.9, ranking=None):

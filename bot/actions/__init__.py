@@ -5,7 +5,7 @@ the data access, content the coaching texts.
 """
 import logging
 
-from bot.content import hotlines
+from bot.safety import hotlines
 from bot.content import practice as practice_settings
 
 _logger = logging.getLogger(__name__)

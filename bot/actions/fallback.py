@@ -46,7 +46,7 @@ class ActionDefaultAskAffirmation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if (tracker.latest_message.get("safety") or {}).get("source") == "empty":
-            # An empty or whitespace-only message (the safety component marks it; bot/components/safety.py).
+            # An empty or whitespace-only message (the safety component marks it; bot/safety/gate.py).
             dispatcher.utter_message(text=content.text("fallback.empty"), buttons=[
                 {"title": content.text("menu.button_next"), "payload": "/what_next"},
                 {"title": content.text("step.button_menu"), "payload": "/show_menu"},

@@ -43,7 +43,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.content import hotlines
+from bot.safety import hotlines
 
 logger = logging.getLogger(__name__)
 

@@ -355,7 +355,7 @@ def _stop_words() -> FrozenSet[Text]:
 @functools.lru_cache(maxsize=1)
 def _dictionary() -> FrozenSet[Text]:
     """The words of spaCy's English lemma table (spacy-lookups-data) and its stop words. Not the
-    safety gate's word list (bot/nlp/language.py), which adds every word of the NLU data, typos
+    safety gate's word list (bot/safety/language.py), which adds every word of the NLU data, typos
     included: a typo in the data would count as a real word."""
     import gzip
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 from spacy.language import Language
 from spacy.matcher import Matcher
 
-from bot.nlp.danger import PatternError, _compile_all, load_config, normalise
+from bot.safety.detector import PatternError, _compile_all, load_config, normalise
 
 PATTERNS_FILE = Path(__file__).with_name("invitation_patterns.yml")
 TECHNIQUES = ("reassure_love", "not_about_blame", "their_side", "i_we_language", "test_drive",

@@ -1,7 +1,7 @@
 """The safety gate: a Rasa NLU component that checks every message for danger.
 
 It runs after the intent classifier and before FallbackClassifier (see config.yml). When the danger patterns
-(bot/nlp/danger_patterns.yml) match, it forces the danger intent of the most urgent tier with
+(bot/safety/danger_patterns.yml) match, it forces the danger intent of the most urgent tier with
 confidence 1.0 and rewrites the intent ranking, so neither FallbackClassifier's threshold and
 ambiguity checks nor the dialogue policies can send a disclosure anywhere else. When the intent
 classifier itself puts a danger intent on top (a paraphrase the patterns miss) with at least
@@ -14,7 +14,7 @@ best intent stands.
 
 Two more readings before the classifier's, both without an action server:
 - an empty or whitespace-only message becomes `nlu_fallback` (the fallback says it was empty);
-- a message in another language (bot/nlp/language.py) becomes `non_english`, or
+- a message in another language (bot/safety/language.py) becomes `non_english`, or
   `non_english_danger` when it carries danger words the bot knows in that language or the
   classifier reads danger in it with `danger_alone_min_confidence`: a short "English only" note,
   with the hotline for the second. The classifier's own guesses of these two intents are removed
@@ -35,8 +35,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp import language
-from bot.nlp.danger import DANGER_INTENTS, TIER_IMMEDIATE, TIER_TO_INTENT, DangerDetector, default_detector
+from bot.safety import language
+from bot.safety.detector import DANGER_INTENTS, TIER_IMMEDIATE, TIER_TO_INTENT, DangerDetector, default_detector
 
 logger = logging.getLogger(__name__)
 

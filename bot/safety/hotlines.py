@@ -4,9 +4,9 @@ The escalation replies must not depend on the action server, so they are domain 
 conditional variation per `region` slot value. They are generated from hotlines.yml into a marked
 block of domain.yml:
 
-    python -m bot.content.hotlines generate   # rewrite the block (make hotlines)
-    python -m bot.content.hotlines check      # exit 1 if domain.yml is out of date
-    python -m bot.content.hotlines stale      # list entries not re-checked for 180 days
+    python -m bot.safety.hotlines generate   # rewrite the block (make hotlines)
+    python -m bot.safety.hotlines check      # exit 1 if domain.yml is out of date
+    python -m bot.safety.hotlines stale      # list entries not re-checked for 180 days
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 HOTLINES_FILE = HERE / "hotlines.yml"
 DOMAIN_FILE = HERE.parents[1] / "domain.yml"
-BEGIN = "  # BEGIN GENERATED escalation responses (python -m bot.content.hotlines generate)\n"
+BEGIN = "  # BEGIN GENERATED escalation responses (python -m bot.safety.hotlines generate)\n"
 END = "  # END GENERATED escalation responses\n"
 STALE_AFTER_DAYS = 180
 REGIONS = ("US", "UK", "CA", "AU", "IE")
@@ -116,7 +116,7 @@ def _texts(region: Optional[Dict[str, Any]], unknown: Dict[str, str]) -> Dict[st
             "you trust rather than written on a shared device.\n"
             f"If you are in danger right now: {emergency}."
         ),
-        # A message in another language with danger words the bot knows (bot/nlp/language.py).
+        # A message in another language with danger words the bot knows (bot/safety/language.py).
         "utter_english_only_danger": (
             "Sorry, I can only read English for now, but I can see you may not be safe.\n"
             f"If you are in danger right now: {emergency}.\n"

@@ -1,7 +1,7 @@
 """Danger detection: a pure function from a message to the danger it shows, if any.
 
 The patterns are data (`danger_patterns.yml` beside this file), compiled into a spaCy `Matcher`
-over the lemmas of the lower-cased message. The Rasa NLU component (bot/components/safety.py)
+over the lemmas of the lower-cased message. The Rasa NLU component (bot/safety/gate.py)
 and the action server import this same module, so both processes judge a message alike.
 
 Speed (the gate runs on every message): a spaCy Matcher tries every pattern at every token, so

@@ -30,9 +30,9 @@ from typing import Dict, FrozenSet, List, Optional, Pattern, Tuple
 
 import yaml
 
-NLP_DIR = Path(__file__).resolve().parent
-REPO_ROOT = NLP_DIR.parents[1]
-MULTILINGUAL_FILE = NLP_DIR / "danger_multilingual.yml"
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+MULTILINGUAL_FILE = HERE / "danger_multilingual.yml"
 NLU_DIR = REPO_ROOT / "bot" / "data" / "nlu"
 NON_ENGLISH_DATA = "non_english.yml"  # the examples of the non_english intents: not English words
 
