@@ -33,7 +33,7 @@ WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-loc
 export PYTHONHASHSEED ?= 0
 
 .PHONY: help setup venv web web-deps spacy encoder-graph migrate train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-practice eval-safety bench bench-load retention hotlines hotlines-check clean
+        test-core eval eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
@@ -50,6 +50,7 @@ help:
 	@echo "make eval       5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
 	@echo "make eval-practice  precision and recall of the practice-run analyzer"
 	@echo "make eval-safety  recall and false-positive rate of the safety gate"
+	@echo "make eval-real  the safety figures on real people's words (the corpus's test split)"
 	@echo "make bench-load 50 simulated users through full conversations on servers it starts: messages/s,"
 	@echo "                latencies, errors, lost progress rows (BENCH_ARGS=--markdown: docs/benchmarks.md)"
 	@echo "make bench      this bot against the stock rasa init assistant, side by side in one run: latency,"
@@ -147,6 +148,11 @@ eval-practice: spacy
 
 eval-safety: train
 	scripts/with_actions.sh $(PY) -m tests.eval_safety
+
+# The safety figures on real people's words: the test split of the real-world corpus (docs/data.md),
+# first message and mid-step (EVAL_ARGS="--split dev" for the development split).
+eval-real: train
+	scripts/with_actions.sh $(PY) -m tests.eval_real $(EVAL_ARGS)
 
 # 50 users through full coaching conversations over REST, on scripts/run.sh started on free ports
 # with its own stores (bench/README.md); e.g. BENCH_ARGS="--users 10 --markdown".
