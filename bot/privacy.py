@@ -26,7 +26,7 @@ from typing import Dict, Iterable, List, Optional, Set
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, inspect, select
 from sqlalchemy.engine import Engine
 
-from bot.actions.progress_db import (PracticeRun, Reflection, SafetyFlag, StepProgress, User, _engine,
+from bot.actions.progress_db import (PracticeRun, Reflection, SafetyFlag, SafetySign, StepProgress, User, _engine,
                                      database_url)
 
 DEFAULT_RETENTION_DAYS = 90
@@ -39,12 +39,13 @@ EVENTS = Table("events", _metadata, Column("id", Integer, primary_key=True), Col
 PROGRESS_ACTIVITY = [
     (User, [User.updated_at, User.created_at]),
     (SafetyFlag, [SafetyFlag.flagged_at]),
+    (SafetySign, [SafetySign.noted_at]),
     (StepProgress, [StepProgress.started_at, StepProgress.completed_at]),
     (Reflection, [Reflection.created_at]),
     (PracticeRun, [PracticeRun.created_at]),
 ]
 # Children before parents (foreign keys).
-PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetyFlag, User]
+PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, SafetyFlag, User]
 
 
 def retention_days() -> int:

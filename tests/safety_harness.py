@@ -9,6 +9,10 @@ import uuid
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
 ESCALATION_PREFIX = "utter_escalate_"
+# A full safety reply besides the escalations (someone's own violence; a short acknowledgement after one).
+SAFETY_REPLY_PREFIXES = (ESCALATION_PREFIX, "utter_own_violence", "utter_disclosure_ack_")
+# The check-in about one quiet sign.
+CHECK_IN_ACTIONS = ("utter_check_in_named", "safety_checkin_form")
 
 # A new user's way to the middle of a step: onboarding with a negative screen, then a step.
 ONBOARDING_NEGATIVE = [
@@ -42,6 +46,11 @@ def escalation_in(actions: Iterable[str]) -> List[str]:
     return [a for a in actions if a.startswith(ESCALATION_PREFIX)]
 
 
+def safety_response_in(actions: Iterable[str]) -> List[str]:
+    """The turn's safety replies: escalations, acknowledgements, the own-violence reply, the check-in."""
+    return [a for a in actions if a.startswith(SAFETY_REPLY_PREFIXES) or a in CHECK_IN_ACTIONS]
+
+
 async def conversation(agent, messages: Sequence[str], sender: str | None = None) -> Tuple[str, List[Dict[str, Any]]]:
     sender = sender or f"t-{uuid.uuid4().hex[:12]}"
     replies: List[Dict[str, Any]] = []
@@ -58,20 +67,39 @@ async def mid_step_events(agent) -> List[Any]:
     return list(tracker.events)
 
 
-async def escalates_first(agent, text: str) -> List[str]:
+async def actions_first(agent, text: str) -> List[str]:
+    """The actions that answered `text` as the first message of a new conversation."""
     sender = f"first-{uuid.uuid4().hex[:12]}"
     await say(agent, sender, text)
-    return escalation_in(await actions_after_last_user_message(agent, sender))
+    return await actions_after_last_user_message(agent, sender)
 
 
-async def escalates_mid_step(agent, events: List[Any], text: str) -> List[str]:
+async def actions_mid_step(agent, events: List[Any], text: str) -> List[str]:
+    """The actions that answered `text` in a conversation with these `events` (mid_step_events)."""
     from rasa.shared.core.trackers import DialogueStateTracker
 
     sender = f"mid-{uuid.uuid4().hex[:12]}"
     tracker = DialogueStateTracker.from_events(sender, copy.deepcopy(events), slots=agent.domain.slots)
     await agent.tracker_store.save(tracker)
     await say(agent, sender, text)
-    return escalation_in(await actions_after_last_user_message(agent, sender))
+    return await actions_after_last_user_message(agent, sender)
+
+
+async def escalates_first(agent, text: str) -> List[str]:
+    return escalation_in(await actions_first(agent, text))
+
+
+async def responds_first(agent, text: str) -> List[str]:
+    """The safety replies (escalation or check-in) to `text` as the first message."""
+    return safety_response_in(await actions_first(agent, text))
+
+
+async def responds_mid_step(agent, events: List[Any], text: str) -> List[str]:
+    return safety_response_in(await actions_mid_step(agent, events, text))
+
+
+async def escalates_mid_step(agent, events: List[Any], text: str) -> List[str]:
+    return escalation_in(await actions_mid_step(agent, events, text))
 
 
 async def evaluate(agent, danger: Sequence[str], benign: Sequence[str]) -> Dict[str, Any]:

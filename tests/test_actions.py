@@ -92,7 +92,7 @@ NEGATIVE_SCREEN = {"consent_storage": True, "safe_to_talk": True, "region": "US"
 
 async def test_negative_screen_opens_the_menu_with_every_group(tracker_factory, dispatcher, domain, store):
     events = await onboarding.ActionOnboardingOutcome().run(dispatcher, tracker_factory("n1", NEGATIVE_SCREEN), domain)
-    assert slot_events(events) == {"onboarded": True}
+    assert slot_events(events) == {"onboarded": True, "screen_followup": None}
     for group in content.GROUPS:
         assert '/show_menu{"group": "%s"}' % group in payloads(dispatcher)
     assert responses(dispatcher) == []
@@ -308,7 +308,7 @@ async def test_progress_shows_a_checklist_with_dates_and_answers(tracker_factory
 
 async def test_log_safety_flag(tracker_factory, dispatcher, domain, store):
     events = await safety.ActionLogSafetyFlag().run(dispatcher, tracker_factory("l1"), domain)
-    assert slot_events(events) == {"violence_flag": True}
+    assert slot_events(events) == {"violence_flag": True, "safety_level": "replied", "checkin_pending": False}
     assert store.is_flagged("l1")
 
 

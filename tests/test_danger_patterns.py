@@ -20,9 +20,8 @@ def detector():
         ("he choked me until I passed out", "immediate_danger"),
         ("he has a gun and said he'd use it", "immediate_danger"),
         ("he's outside my door right now banging on it", "immediate_danger"),
-        ("I'm scared of him", "violence"),
-        ("he tracks my phone and reads all my messages", "violence"),
-        ("he won't let me see my friends", "violence"),
+        ("he is emotionally abusive", "violence"),
+        ("i dont feel safe at home anymore", "violence"),
         ("she forced me to have sex", "violence"),
         ("I want to die", "self_harm"),
         ("i dont want to be here anymore", "self_harm"),
@@ -57,6 +56,67 @@ def test_explicit_danger_gets_its_tier(detector, text, tier):
 )
 def test_ordinary_conflict_and_idioms_do_not_escalate(detector, text):
     assert not detector.detect(text).is_danger
+
+
+@pytest.mark.parametrize(
+    "text, kinds",
+    [
+        ("I'm scared of him", ("fear",)),
+        ("he tracks my phone", ("monitoring",)),
+        ("he won't let me see my friends", ("control",)),
+        ("he takes my paycheck", ("money",)),
+        ("he says i'm crazy", ("emotional",)),
+        ("my husband hurt me again", ("hurt",)),
+    ],
+)
+def test_quiet_signs_are_signs_not_escalations(detector, text, kinds):
+    """One quiet sign: the bot checks in (bot/safety/triage.py)."""
+    result = detector.detect(text)
+    assert not result.is_danger
+    assert result.signs == kinds
+    assert result.outcome == "check_in"
+
+
+def test_two_kinds_of_sign_at_once_are_coercive_control(detector):
+    result = detector.detect("he checks my phone and controls all the money")
+    assert result.signs == ("money", "monitoring") and result.outcome == "coercive_control"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he has never hit me",
+        "he would never hit me, he's just stubborn",
+        "I don't think he would ever hurt me",
+        "he says i'm not crazy",
+        "she refrained from hitting me",
+        "i'm afraid he'll say no",
+        "i want him to know how much he hurt me",
+        "I've kicked him out of the house for the night",
+    ],
+)
+def test_negation_and_ordinary_words_are_not_a_sign(detector, text):
+    assert detector.detect(text).outcome == "continue"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i punched a wall next to her, is that a problem for therapy",
+        "i hit my girlfriend last night",
+        "i'm scared of what i might do when i'm angry",
+        "i read all her messages every night",
+        "am i abusive?",
+    ],
+)
+def test_the_writers_own_violence(detector, text):
+    result = detector.detect(text)
+    assert result.own and result.outcome == "own"
+
+
+def test_someone_elses_violence_outweighs_the_writers_own(detector):
+    result = detector.detect("he punched me so i hit him back")
+    assert result.outcome == "escalate" and result.tier == "violence"
 
 
 def test_violence_signal_and_categories(detector):
@@ -96,17 +156,24 @@ def test_config_rejects_unknown_category(detector):
         DangerDetector(detector.nlp, config)
 
 
+# The development set's categories that are quiet signs under the triage (a check-in, not an escalation).
+SIGN_CATEGORIES = {"stalking_control", "fear", "emotional_abuse", "control", "monitoring", "isolation", "money"}
+
+
 def test_patterns_alone_on_the_development_sets(detector):
-    """Figures of the patterns alone (DIET adds the rest; see tests/integration)."""
+    """Figures of the patterns alone (the classifiers add the rest; see tests/integration): every
+    explicit disclosure escalates, nearly every message gets a safety response (an escalation, or a
+    check-in for a quiet sign), and ordinary messages almost never do."""
     danger_items = load_eval("danger_eval.yml")
     benign_items = load_eval("benign_eval.yml")
     assert len(danger_items) >= 150 and len(benign_items) >= 150
-    report = evaluate(detector, [i["text"] for i in danger_items], [i["text"] for i in benign_items])
-    explicit = [i["text"] for i in danger_items if i["kind"] == "explicit"]
-    missed_explicit = [t for t in explicit if not detector.detect(t).is_danger]
+    explicit = [i["text"] for i in danger_items if i["kind"] == "explicit" and i["category"] not in SIGN_CATEGORIES]
+    missed_explicit = [t for t in explicit if detector.detect(t).outcome not in ("escalate", "coercive_control")]
     assert missed_explicit == []
-    assert report["recall"] >= 0.95, report["missed"]
-    assert report["false_positive_rate"] <= 0.02, report["false_positives"]
+    missed = [i["text"] for i in danger_items if detector.detect(i["text"]).outcome == "continue"]
+    assert len(missed) <= 0.05 * len(danger_items), missed
+    false_alarms = [i["text"] for i in benign_items if detector.detect(i["text"]).outcome != "continue"]
+    assert len(false_alarms) <= 0.02 * len(benign_items), false_alarms
 
 
 def test_detection_is_fast_enough_to_run_on_every_message(detector):

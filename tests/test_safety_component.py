@@ -53,17 +53,12 @@ def test_benign_message_is_left_alone(gate):
     assert msg.get(SAFETY_KEY) is None
 
 
-def test_classifier_danger_is_lifted_above_the_fallback_threshold(gate):
-    msg = message("I sleep with my keys under the pillow now", intent="disclose_violence", confidence=0.45)
+def test_an_unsure_intent_classifier_danger_reading_is_not_forced(gate):
+    """Only the triage decides the safety intents: the intent classifier's own guess of one, below
+    intent_alone_threshold and with no pattern or safety classifier behind it, is removed."""
+    msg = message("I am scared, I guess", intent="disclose_violence", confidence=0.45)
     gate.process([msg])
-    assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 1.0}
-    assert msg.get(SAFETY_KEY)["source"] == "classifier"
-
-
-def test_very_unsure_classifier_danger_is_not_forced(gate):
-    msg = message("I am scared, I guess", intent="disclose_violence", confidence=0.2)
-    gate.process([msg])
-    assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 0.2}
+    assert msg.get(INTENT)["name"] != "disclose_violence"
 
 
 def test_unsure_classifier_danger_without_any_risk_word_is_demoted(gate):
@@ -79,14 +74,14 @@ def test_unsure_classifier_danger_without_any_risk_word_is_demoted(gate):
 
 
 def test_sure_classifier_danger_counts_without_a_risk_word(gate):
-    """A disclosure in plain words has no risk word; a sure classifier escalates it."""
-    text = "he intimidates me with his size"
+    """A disclosure in plain words the patterns miss; a sure intent classifier escalates it."""
+    text = "i am not ok at home, he did it again"
     assert not gate.detector.detect(text).weak_evidence and not gate.detector.detect(text).is_danger
     msg = message(text, intent="disclose_violence", confidence=0.95)
     gate.process([msg])
     assert msg.get(INTENT) == {"name": "disclose_violence", "confidence": 1.0}
-    assert msg.get(SAFETY_KEY)["source"] == "classifier"
-    threshold = SafetyGate.get_default_config()["danger_alone_min_confidence"]
+    assert msg.get(SAFETY_KEY)["source"] == "intent"
+    threshold = SafetyGate.get_default_config()["intent_alone_threshold"]
     below = message(text, intent="disclose_violence", confidence=threshold - 0.01)
     gate.process([below])
     assert below.get(INTENT)["name"] != "disclose_violence"

@@ -121,6 +121,10 @@ class ActionStartStep(Action):
             dispatcher.utter_message(text=content.text("step.closed_for_safety"))
             dispatcher.utter_message(response="utter_individual_support")
             return [NOT_READY]
+        if tracker.get_slot("checkin_pending") and not step.open_for(True):
+            # A check-in about a quiet sign is still unanswered: the partner steps wait for it.
+            dispatcher.utter_message(text=content.text("step.waits_for_checkin"))
+            return [NOT_READY, FollowupAction("safety_checkin_form")]
         if step.status == content.STATUS_SCREEN:
             dispatcher.utter_message(text=content.text("step.screen", explain=" ".join(step.explain)))
             return [NOT_READY]

@@ -22,7 +22,8 @@ MIN_GUESS_CONFIDENCE = 0.1
 NOT_GUESSED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "disclose_immediate_danger",
                "disclose_violence", "disclose_self_harm", "disclose_child_at_risk", "skip",
                "withdraw_storage_consent", "start_over", "goodbye", "delete_my_data",
-               "non_english", "non_english_danger"}
+               "non_english", "non_english_danger", "disclose_coercive_control", "disclose_warning_sign",
+               "disclose_own_violence", "partner_nearby", "retract_disclosure", "unsure"}
 
 
 def guesses(parse_data: Dict[str, Any]) -> List[str]:

@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS, parse_region, parse_yes_no
 from bot.actions.progress_db import Profile
+from bot.safety import answers
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +27,45 @@ SCREEN_SLOTS = {
     "screen_feels_safe": False,
     "screen_ex_unsafe": True,
 }
+# Items about a partner or ex: a confirmed Yes asks whether it was the current partner or someone
+# before (only the current one closes the partner steps; someone before gets support, no lock).
+WHO_ITEMS = ("screen_humiliated", "screen_afraid", "screen_forced", "screen_hurt")
+# Slot values besides True and False: about someone before only, or unsure after a follow-up.
+PAST = "past"
+UNSURE = "unsure"
 
 
 def screen_positive(slots: Dict[str, Any]) -> bool:
-    return any(slots.get(name) is positive for name, positive in SCREEN_SLOTS.items())
+    """A confirmed positive answer about the current partner: closes the partner steps."""
+    return any(slots.get(name) is positive for name, positive in SCREEN_SLOTS.items() if name != "screen_ex_unsafe")
+
+
+def screen_past_partner(slots: Dict[str, Any]) -> bool:
+    return any(slots.get(name) == PAST for name in SCREEN_SLOTS)
+
+
+def screen_unsure(slots: Dict[str, Any]) -> bool:
+    return any(slots.get(name) == UNSURE for name in SCREEN_SLOTS)
+
+
+def read_who(text: Any) -> Optional[str]:
+    """current, past, both, mistake or None: the answer to "your current partner or someone before?"."""
+    words = common.clean_text(text).lower()
+    if any(w in words for w in ("mistake", "by accident", "wrong button", "didn't mean", "didnt mean", "misclick")):
+        return "mistake"
+    if "both" in words:
+        return "both"
+    past = any(w in words for w in ("before", "past", "previous", "former", "an ex", "my ex", "ex ", "old partner"))
+    past = past or words in ("ex", "my ex", "an ex")
+    current = any(w in words for w in ("current", "now", "my husband", "my wife", "my partner", "my boyfriend",
+                                       "my girlfriend", "my fiance", "my fiancé", "present"))
+    if past and current:
+        return "both"
+    if past:
+        return PAST
+    if current:
+        return "current"
+    return None
 
 
 class ActionSessionStart(Action):
@@ -41,6 +77,9 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         events: List[EventType] = [SessionStarted()]
         carried = {k: v for k, v in tracker.current_slot_values().items() if v is not None and k != "requested_slot"}
+        if carried.get("safety_level") == "replied":
+            # A new session: the full safety reply is no longer on the screen, so it is shown again.
+            carried["safety_level"] = "flagged" if carried.get("violence_flag") else "sign"
         events += [SlotSet(k, v) for k, v in carried.items()]
         events += restored_slots(common.load_profile(tracker), carried.get("steps_done"))
         events.append(ActionExecuted("action_listen"))
@@ -54,6 +93,10 @@ def restored_slots(profile: Optional[Profile], steps_done: Optional[List[str]] =
         return events
     if profile.flagged:
         events.append(SlotSet("violence_flag", True))
+        events.append(SlotSet("safety_level", "flagged"))
+    elif profile.signs:
+        # A quiet sign noted in an earlier session: the next one escalates (signs add up).
+        events.append(SlotSet("safety_level", "sign"))
     if profile.known and profile.consent:
         events.append(SlotSet("consent_storage", True))
         if profile.region:
@@ -135,24 +178,80 @@ class ValidateOnboardingForm(FormValidationAction):
             dispatcher.utter_message(text=content.text("onboarding.unclear_region"))
         return {"region": region}
 
+    def _screen(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+        """A screening answer. Only a clear one counts: an unclear one gets one gentle follow-up
+        (then "unsure", noted, no lock); a Yes that would close the partner steps is checked once,
+        which also tells a past partner (support, no lock) from the current one."""
+        followup = tracker.get_slot("screen_followup") or {}
+        stage = followup.get("stage") if followup.get("item") == slot else None
+        intent = common.latest_intent(tracker)
+        risk_value = SCREEN_SLOTS[slot]
+        safe_value = not risk_value
+        done = {"screen_followup": None}
+        if stage == "who":
+            who = read_who(value)
+            if who is None and intent == "deny":
+                who = "mistake"
+            if who in ("current", "both"):
+                return {slot: risk_value, **done}
+            if who == PAST:
+                return {slot: PAST, **done}
+            if who == "mistake":
+                return {slot: None, **done}  # the question again, as it was
+            dispatcher.utter_message(text=content.text("questions.screen_followups.who_unclear"))
+            return {slot: None}
+        if stage == "confirm":
+            answer = answers.read(intent, value)
+            if answer == answers.YES:
+                return {slot: PAST if slot == "screen_ex_unsafe" else risk_value, **done}
+            if answer == answers.NO:
+                return {slot: safe_value, **done}
+            return {slot: UNSURE, **done}
+        read = answers.read_feels_safe if slot == "screen_feels_safe" and stage is None else answers.read
+        answer = read(intent, value)
+        if stage == "unclear":
+            if answer is None or answer == answers.UNSURE:
+                return {slot: UNSURE, **done}
+            # The follow-up asks about the risk itself ("are there times you don't feel safe?").
+            risky = answer == answers.YES
+        else:
+            if answer is None:
+                dispatcher.utter_message(text=content.text("onboarding.unclear_yes_no"))
+                return {slot: None}
+            if answer == answers.UNSURE:
+                dispatcher.utter_message(text=content.text("safety.screen_unclear_note"))
+                return {slot: None, "screen_followup": {"item": slot, "stage": "unclear"}}
+            risky = (answer == answers.YES) == (risk_value is True)
+        if not risky:
+            return {slot: safe_value, **done}
+        next_stage = "who" if slot in WHO_ITEMS else "confirm"
+        return {slot: None, "screen_followup": {"item": slot, "stage": next_stage}}
+
     # One validator per screening item (rasa-sdk finds them by name).
     def validate_screen_humiliated(self, value, dispatcher, tracker, domain):
-        return self._yes_no("screen_humiliated", value, dispatcher, tracker)
+        return self._screen("screen_humiliated", value, dispatcher, tracker)
 
     def validate_screen_afraid(self, value, dispatcher, tracker, domain):
-        return self._yes_no("screen_afraid", value, dispatcher, tracker)
+        return self._screen("screen_afraid", value, dispatcher, tracker)
 
     def validate_screen_forced(self, value, dispatcher, tracker, domain):
-        return self._yes_no("screen_forced", value, dispatcher, tracker)
+        return self._screen("screen_forced", value, dispatcher, tracker)
 
     def validate_screen_hurt(self, value, dispatcher, tracker, domain):
-        return self._yes_no("screen_hurt", value, dispatcher, tracker)
+        return self._screen("screen_hurt", value, dispatcher, tracker)
 
     def validate_screen_feels_safe(self, value, dispatcher, tracker, domain):
-        return self._yes_no("screen_feels_safe", value, dispatcher, tracker)
+        return self._screen("screen_feels_safe", value, dispatcher, tracker)
 
     def validate_screen_ex_unsafe(self, value, dispatcher, tracker, domain):
-        return self._yes_no("screen_ex_unsafe", value, dispatcher, tracker)
+        return self._screen("screen_ex_unsafe", value, dispatcher, tracker)
+
+
+def _note_screen_concern(sender_id: str) -> None:
+    try:
+        common.store().note_sign(sender_id, "screen_unsure")
+    except STORE_ERRORS:
+        logger.exception("progress store unavailable while noting an unsure screening answer")
 
 
 def _save_onboarding(sender_id: str, consent: bool, region: Optional[str], flagged: bool) -> None:
@@ -160,7 +259,7 @@ def _save_onboarding(sender_id: str, consent: bool, region: Optional[str], flagg
     try:
         store = common.store()
         if flagged:
-            store.flag(sender_id)
+            store.flag(sender_id, tier="violence", source="screen", reopenable=True)
         store.set_consent(sender_id, consent)
         if consent:
             if region:
@@ -188,12 +287,21 @@ class ActionOnboardingOutcome(Action):
         if region == "other":
             dispatcher.utter_message(text=content.text("onboarding.region_other"))
         _save_onboarding(tracker.sender_id, consent, region, flagged)
-        events: List[EventType] = [SlotSet("onboarded", True)]
+        events: List[EventType] = [SlotSet("onboarded", True), SlotSet("screen_followup", None)]
         if screen_positive(slots):
             dispatcher.utter_message(response="utter_escalate_violence")
-            events.append(SlotSet("violence_flag", True))
+            events += [SlotSet("violence_flag", True), SlotSet("safety_level", "replied")]
         else:
             dispatcher.utter_message(text=content.text("onboarding.negative_screen"))
+            if screen_past_partner(slots) and not flagged:
+                # About someone before: support, and the steps with the current partner stay open.
+                dispatcher.utter_message(text=content.text("safety.screen_past_partner"))
+                dispatcher.utter_message(response="utter_hotline_reminder")
+            if screen_unsure(slots) and not flagged:
+                # Not sure about safety: no lock, but noted; one quiet sign later escalates.
+                dispatcher.utter_message(text=content.text("safety.screen_concern"))
+                _note_screen_concern(tracker.sender_id)
+                events.append(SlotSet("safety_level", "sign"))
             objection = slots.get("last_objection")
             if not flagged and objection in content.objections():
                 # The partner's objection that came with the first message, answered now that
@@ -298,7 +406,21 @@ class AskOnboardingQuestion(Action):
         return f"action_ask_{self.slot}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        question = content.messages()["questions"][self.slot]
+        questions = content.messages()["questions"]
+        followup = tracker.get_slot("screen_followup") or {}
+        if followup.get("item") == self.slot:
+            texts = questions["screen_followups"]
+            stage = followup.get("stage")
+            if stage == "unclear":
+                dispatcher.utter_message(text=texts["unclear"][self.slot], buttons=texts["unclear_buttons"])
+                return []
+            if stage == "who":
+                dispatcher.utter_message(text=texts["who"], buttons=texts["who_buttons"])
+                return []
+            if stage == "confirm":
+                dispatcher.utter_message(text=texts["confirm"][self.slot], buttons=texts["confirm_buttons"])
+                return []
+        question = questions[self.slot]
         dispatcher.utter_message(text=question["text"], buttons=question.get("buttons") or [])
         return []
 

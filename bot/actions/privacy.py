@@ -92,6 +92,8 @@ def export_text(profile: Optional[Profile], conversation: privacy.PersonData, re
                 lines.append(f"- {_date(run['created_at'])}: {run['persona']}, {run['outcome']}, {run['turns']} turns")
     if profile is not None and profile.flagged:
         lines.append(content.text("privacy.export_flag"))
+    if profile is not None and profile.signs:
+        lines.append(content.text("privacy.export_signs", kinds=", ".join(sorted(set(profile.signs)))))
     lines.append(content.text(
         "privacy.export_conversation",
         messages=_plural(conversation.messages, "message", "messages"),

@@ -84,11 +84,27 @@ class User(Base):
 
 
 class SafetyFlag(Base):
-    """One row per flagged user: that a violence signal was seen, and when. No details."""
+    """One row per flagged user: that a violence signal was seen, and when, with its tier and source
+    (a message, the screen, a check-in, two quiet signs) and whether a clear, checked statement may
+    reopen the partner steps (never for the gravest signs). No details of what was said."""
 
     __tablename__ = "safety_flags"
     sender_id = Column(String(255), primary_key=True)
     flagged_at = Column(DateTime, nullable=False, default=utcnow)
+    tier = Column(String(32), nullable=True)
+    source = Column(String(32), nullable=True)
+    reopenable = Column(Boolean, nullable=True)  # NULL (flags from before 0003): as reopenable
+
+
+class SafetySign(Base):
+    """A quiet sign of control that was noted (its kind only: "monitoring", "money"...), so that
+    signs add up across sessions. Kept like the flag: even without consent to store progress."""
+
+    __tablename__ = "safety_signs"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    kind = Column(String(32), nullable=False)
+    noted_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 class StepProgress(Base):
@@ -141,6 +157,8 @@ class Profile:
     region: Optional[str] = None
     onboarded: bool = False
     flagged: bool = False
+    flag_reopenable: bool = False
+    signs: List[str] = field(default_factory=list)
     steps: Dict[str, StepState] = field(default_factory=dict)
     answers: List[Dict[str, object]] = field(default_factory=list)
     practice_runs: List[Dict[str, object]] = field(default_factory=list)
@@ -199,8 +217,11 @@ class ProgressStore:
     def profile(self, sender_id: str) -> Profile:
         with self._session() as session:
             user = session.get(User, sender_id)
-            flagged = session.get(SafetyFlag, sender_id) is not None
-            profile = Profile(sender_id=sender_id, flagged=flagged)
+            flag = session.get(SafetyFlag, sender_id)
+            signs = session.execute(select(SafetySign.kind).where(SafetySign.sender_id == sender_id)
+                                    .order_by(SafetySign.noted_at, SafetySign.id)).scalars().all()
+            profile = Profile(sender_id=sender_id, flagged=flag is not None,
+                              flag_reopenable=flag is not None and flag.reopenable is not False, signs=list(signs))
             if user is None:
                 return profile
             profile.known = True
@@ -231,11 +252,35 @@ class ProgressStore:
 
     # ------------------------------------------------------------------ writes
     @_retry_once
-    def flag(self, sender_id: str) -> None:
-        """Record that a violence signal was seen. Written even without consent; never cleared here."""
+    def flag(self, sender_id: str, tier: Optional[str] = None, source: Optional[str] = None,
+             reopenable: bool = True) -> None:
+        """Record that a violence signal was seen. Written even without consent. A second flag keeps
+        the first's time and can only make it less reopenable."""
         with self._session() as session, session.begin():
-            if session.get(SafetyFlag, sender_id) is None:
-                session.add(SafetyFlag(sender_id=sender_id))
+            row = session.get(SafetyFlag, sender_id)
+            if row is None:
+                session.add(SafetyFlag(sender_id=sender_id, tier=tier, source=source, reopenable=reopenable))
+            else:
+                row.reopenable = (row.reopenable is not False) and reopenable
+                row.tier = row.tier or tier
+                row.source = row.source or source
+
+    @_retry_once
+    def unflag(self, sender_id: str) -> bool:
+        """Reopen the partner steps after a clear, checked statement (bot/actions/safety.py). Only a
+        reopenable flag goes; the quiet signs noted stay. True when a flag was removed."""
+        with self._session() as session, session.begin():
+            row = session.get(SafetyFlag, sender_id)
+            if row is None or row.reopenable is False:
+                return False
+            session.delete(row)
+            return True
+
+    @_retry_once
+    def note_sign(self, sender_id: str, kind: str) -> None:
+        """Record a quiet sign's kind (written even without consent, like the flag)."""
+        with self._session() as session, session.begin():
+            session.add(SafetySign(sender_id=sender_id, kind=str(kind)[:32]))
 
     @_retry_once
     def set_consent(self, sender_id: str, consent: bool) -> None:

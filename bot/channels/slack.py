@@ -48,14 +48,9 @@ from bot.safety import hotlines
 logger = logging.getLogger(__name__)
 
 MESSAGES_FILE = Path(__file__).resolve().parents[1] / "content" / "messages.yml"
-ESCALATION_RESPONSES = frozenset({
-    "utter_escalate_immediate_danger",
-    "utter_escalate_violence",
-    "utter_escalate_self_harm",
-    "utter_escalate_child_at_risk",
-    "utter_individual_support",
-    "utter_hotline_reminder",
-})
+# The replies the privacy note goes before: every generated reply with hotlines (bot/safety/hotlines.py)
+# and the check-in's and the privacy answer's.
+ESCALATION_RESPONSES = hotlines.SAFETY_RESPONSES | frozenset({"utter_check_in_named", "utter_device_safety"})
 SCREEN_RESPONSES = frozenset({"utter_screen_intro"})
 MAX_BUTTONS = 25  # Slack's limit for one actions block
 MAX_BUTTON_TITLE = 75
@@ -88,7 +83,8 @@ def screen_question_texts() -> FrozenSet[Text]:
     with open(MESSAGES_FILE, encoding="utf-8") as f:
         questions = yaml.safe_load(f)["questions"]
     return frozenset(
-        _normalise(q["text"]) for slot, q in questions.items() if slot == "safe_to_talk" or slot.startswith("screen_")
+        _normalise(q["text"]) for slot, q in questions.items()
+        if (slot == "safe_to_talk" or slot.startswith("screen_")) and isinstance(q, dict) and "text" in q
     )
 
 

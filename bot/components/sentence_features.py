@@ -114,40 +114,18 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     def _featurize_training(self, messages: List[Message]) -> None:
         """Like `_featurize`, with the content-addressed vector cache (see module docstring)."""
-        path = self._cache_file()
         todo = [m for m in messages if m.get(TEXT)]
-        if path is None or not todo:
-            self._featurize(messages)
+        if not todo:
             return
-        keys = [hashlib.sha256(m.get(TEXT).encode("utf-8")).hexdigest() for m in todo]
-        found: Dict[str, np.ndarray] = {}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(str(path), timeout=60) as db:
-                db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-                for key, blob in db.execute("SELECT key, vector FROM vectors"):
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
-        except (sqlite3.Error, OSError) as error:
-            logger.warning(f"Sentence embedding cache {path} not usable ({error}); embedding every example")
-            self._featurize(messages)
-            return
-        missing = sorted({k: m.get(TEXT) for k, m in zip(keys, todo)
-                          if k not in found or found[k].shape != (DIMENSION,)}.items())
-        if missing:
-            vectors = self.encoder.encode([text for _, text in missing], batch_size=int(self._config["batch_size"]))
-            for (key, _), vector in zip(missing, vectors):
-                found[key] = vector
-            try:
-                with sqlite3.connect(str(path), timeout=60) as db:
-                    db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                                   [(key, found[key].astype(np.float32).tobytes()) for key, _ in missing])
-            except sqlite3.Error as error:
-                logger.warning(f"Could not store sentence embeddings in {path}: {error}")
-        logger.debug(f"Sentence embeddings: {len(todo) - len(missing)} of {len(todo)} texts from {path}, "
-                     f"{len(missing)} encoded")
-        for message, key in zip(todo, keys):
-            self.add_features_to_message(sequence=None, sentence=found[key].reshape(1, -1), attribute=TEXT,
+        vectors = self.encode_training_texts([m.get(TEXT) for m in todo])
+        for message, vector in zip(todo, vectors):
+            self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT,
                                          message=message)
+
+    def encode_training_texts(self, texts: List[str]) -> np.ndarray:
+        """The vectors of training texts, from the cache where it has them (the safety gate's
+        corpus is encoded this way too)."""
+        return cached_vectors(texts, self._cache_file(), self.encoder, int(self._config["batch_size"]))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize_training(training_data.training_examples)
@@ -156,3 +134,38 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         self._featurize(messages)
         return messages
+
+
+def cached_vectors(texts: List[str], path: Optional[Path], encoder: SentenceEncoder, batch_size: int = 64) -> np.ndarray:
+    """`encoder.encode(texts)`, with the vectors kept content-addressed (SHA-256 of the text) in the
+    SQLite file `path` (None: no cache), so that only new or changed texts are encoded."""
+    if not texts:
+        return np.zeros((0, DIMENSION), dtype=np.float32)
+    if path is None:
+        return encoder.encode(texts, batch_size=batch_size)
+    keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+    found: Dict[str, np.ndarray] = {}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(str(path), timeout=60) as db:
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            for key, blob in db.execute("SELECT key, vector FROM vectors"):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+    except (sqlite3.Error, OSError) as error:
+        logger.warning(f"Sentence embedding cache {path} not usable ({error}); embedding every text")
+        return encoder.encode(texts, batch_size=batch_size)
+    missing = sorted({k: t for k, t in zip(keys, texts) if k not in found or found[k].shape != (DIMENSION,)}.items())
+    if missing:
+        vectors = encoder.encode([text for _, text in missing], batch_size=batch_size)
+        for (key, _), vector in zip(missing, vectors):
+            found[key] = vector
+        try:
+            with sqlite3.connect(str(path), timeout=60) as db:
+                db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                               [(key, found[key].astype(np.float32).tobytes()) for key, _ in missing])
+        except sqlite3.Error as error:
+            logger.warning(f"Could not store sentence embeddings in {path}: {error}")
+    logger.debug(f"Sentence embeddings: {len(texts) - len(missing)} of {len(texts)} texts from {path}, "
+                 f"{len(missing)} encoded")
+    return np.stack([found[key] for key in keys])
+

@@ -40,6 +40,11 @@ TIER_IMMEDIATE = "immediate_danger"
 TIER_VIOLENCE = "violence"
 TIER_SELF_HARM = "self_harm"
 TIER_CHILD = "child_at_risk"
+# Not escalation tiers: a quiet sign of abuse or coercive control (the triage checks in), and the
+# writer's own violence (a reply for them). Their categories are the sign's kind.
+TIER_SIGN = "warning_sign"
+TIER_OWN = "own_violence"
+ESCALATION_TIERS = (TIER_IMMEDIATE, TIER_VIOLENCE, TIER_SELF_HARM, TIER_CHILD)
 
 # The intent the NLU component forces for each tier.
 TIER_TO_INTENT = {
@@ -65,15 +70,21 @@ class DangerMatch:
     category: str
     tier: str
     text: str
+    start: int = 0  # token span in the message
+    end: int = 0
 
 
 @dataclass(frozen=True)
 class DangerResult:
-    """What a message shows. `tier` is None when no danger was found."""
+    """What a message shows. `tier` is the most urgent escalation tier, None when there is none;
+    `signs` the kinds of quiet sign (warning_sign rules) and `own` whether the writer describes their
+    own violence (own_violence rules that no one else's violence in the message outweighs)."""
 
     tier: Optional[str]
     categories: Tuple[str, ...] = ()
     matches: Tuple[DangerMatch, ...] = field(default_factory=tuple)
+    signs: Tuple[str, ...] = ()
+    own: bool = False
     # Risk-relevant words too ambiguous to escalate alone (see `weak_evidence` in the patterns).
     weak_evidence: bool = False
     # A rule or a weak-evidence word matched but an `unless` idiom excused it ("hit the gym",
@@ -92,6 +103,18 @@ class DangerResult:
     def violence_signal(self) -> bool:
         """True when the message shows danger from a partner or at home."""
         return any(m.tier in VIOLENCE_TIERS for m in self.matches)
+
+    @property
+    def outcome(self) -> str:
+        """escalate, coercive_control, own, check_in or continue: what the patterns alone would
+        have the bot do (bot/safety/triage.py decides with the classifiers too)."""
+        if self.tier:
+            return "escalate"
+        if self.own:
+            return "own"
+        if len(self.signs) >= 2:
+            return "coercive_control"
+        return "check_in" if self.signs else "continue"
 
 
 class PatternError(ValueError):
@@ -329,7 +352,8 @@ class DangerDetector:
 
     def _collect(self, doc, matches: Iterable[Tuple[int, int, int]],
                  exceptions: Dict[str, List[Tuple[int, int]]]) -> Tuple[Dict[str, DangerMatch], bool]:
-        """The first match of each rule that no `unless` of the rule excuses; whether any was excused."""
+        """The first match of each rule that no `unless` of the rule excuses and, for a `negatable`
+        rule, that no negation covers; whether any was excused."""
         vocab = self.nlp.vocab.strings
         found: Dict[str, DangerMatch] = {}
         excused = False
@@ -340,26 +364,43 @@ class DangerDetector:
                 continue
             if rule_id in found:
                 continue
-            category = self.rules[rule_id]["category"]
+            rule = self.rules[rule_id]
+            if rule.get("negatable") and _negated(doc, start, end):
+                # "he has never hit me", "I don't think he'd hurt me": not a disclosure.
+                excused = True
+                continue
+            category = rule["category"]
             found[rule_id] = DangerMatch(
                 rule_id=rule_id,
                 category=category,
                 tier=self.categories[category],
                 text=doc[start:end].text,
+                start=start,
+                end=end,
             )
         return found, excused
 
     def _result(self, found: Dict[str, DangerMatch]) -> DangerResult:
         matches = tuple(found.values())
-        tiers = {m.tier for m in matches}
+        own = [m for m in matches if m.tier == TIER_OWN]
+        # The writer's own violence ("I punched a wall next to her"): a violence rule that matched
+        # inside the same words is theirs too, not someone else's against them.
+        escalating = [m for m in matches if m.tier in ESCALATION_TIERS
+                      and not (m.tier == TIER_VIOLENCE and any(_overlaps((m.start, m.end), [(o.start, o.end)]) for o in own))]
+        signs = tuple(sorted({m.category for m in matches if m.tier == TIER_SIGN}))
+        categories = tuple(sorted({m.category for m in matches}))
+        if not escalating:
+            return DangerResult(tier=None, categories=categories, matches=matches, weak_evidence=True,
+                                signs=signs, own=bool(own))
+        tiers = {m.tier for m in escalating}
         if TIER_SELF_HARM in tiers and tiers & VIOLENCE_TIERS:
             # Self-harm together with violence or a child at risk: the most urgent reply,
             # which carries the emergency, domestic-violence and crisis lines.
             tier = TIER_IMMEDIATE
         else:
             tier = next(t for t in self.tier_priority if t in tiers)
-        categories = tuple(sorted({m.category for m in matches}))
-        return DangerResult(tier=tier, categories=categories, matches=matches, weak_evidence=True)
+        # Someone else's violence, self-harm or a child at risk outweighs the writer's own: escalate.
+        return DangerResult(tier=tier, categories=categories, matches=matches, weak_evidence=True, signs=signs)
 
     def _weak_evidence(self, doc) -> Tuple[bool, bool]:
         """(any weak-evidence word left, any excused by an idiom)."""
@@ -574,6 +615,31 @@ def _native(pattern: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 spec[name] = value["IN"][0]
         out.append(spec)
     return out
+
+
+# A negation right before or inside a match: "never", "not", "n't", "no", "nt" (dont, didnt), and
+# the run-together forms the tokenizer keeps whole.
+_NEGATORS = frozenset({"not", "n't", "nt", "never", "no", "cannot", "dont", "didnt", "doesnt", "wont",
+                       "wouldnt", "cant", "couldnt", "hasnt", "havent", "hadnt", "isnt", "wasnt", "aint",
+                       "nobody", "neither", "nor", "without", "refrained", "refrain"})
+# Where looking back for a negation stops: the start of another clause.
+_CLAUSE_BREAKS = frozenset({",", ".", ";", ":", "!", "?", "but", "and", "though", "although", "then", "-", "so"})
+NEGATION_LOOKBACK = 3
+
+
+def _negated(doc, start: int, end: int) -> bool:
+    """Whether a negation stands inside the span, or up to NEGATION_LOOKBACK tokens before it in
+    the same clause."""
+    for token in doc[start:end]:
+        if token.lower_ in _NEGATORS or token.lemma_ == "not":
+            return True
+    for i in range(start - 1, max(-1, start - 1 - NEGATION_LOOKBACK), -1):
+        token = doc[i]
+        if token.lower_ in _CLAUSE_BREAKS:
+            return False
+        if token.lower_ in _NEGATORS or token.lemma_ == "not":
+            return True
+    return False
 
 
 def _overlaps(span: Tuple[int, int], others: Sequence[Tuple[int, int]]) -> bool:

@@ -43,8 +43,12 @@ SLACK_SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def question_text(slot: str) -> str:
+    """A question's text in messages.yml: a slot's question, or a dotted path ("screen_followups.who")."""
     with open(REPO_ROOT / "bot" / "content" / "messages.yml", encoding="utf-8") as f:
-        return yaml.safe_load(f)["questions"][slot]["text"]
+        node = yaml.safe_load(f)["questions"]
+    for part in slot.split("."):
+        node = node[part]
+    return node["text"] if isinstance(node, dict) else node
 
 
 class FakeAPI:

@@ -116,15 +116,20 @@ def test_buttons_the_screen_note_and_a_positive_screen(bot):
     messages = until_buttons(bot, mark, user, question_text("screen_humiliated"))
     assert not any(is_note(m) for m in messages)  # once per conversation for the screen
 
-    # A "yes" ends the screen: the action sends utter_escalate_violence; the note comes first.
+    # A "yes" is checked once (current partner or someone before?); about the current partner it
+    # ends the screen: the action sends utter_escalate_violence; the note comes first.
     mark = bot.fake.mark()
     post_slack(bot, slack_button_press(user, "/affirm"), "application/x-www-form-urlencoded")
+    messages = until_buttons(bot, mark, user, question_text("screen_followups.who"))
+    assert "my current partner" in buttons(messages[-1])
+    mark = bot.fake.mark()
+    post_slack(bot, slack_button_press(user, "my current partner"), "application/x-www-form-urlencoded")
     number = us_dv_number()
     messages = bot.fake.wait(lambda: (lambda ms: ms if any(number in m["text"] for m in ms) else None)(
         posted(bot, mark, user)))
     assert is_note(messages[0]) and messages[0]["text"] == ESCALATION_NOTE
     # Rasa saves the tracker after the turn's last message: wait for it rather than race it.
-    turns = ["hi", "/affirm", "/affirm", '/inform_region{"region": "US"}', "/affirm"]
+    turns = ["hi", "/affirm", "/affirm", '/inform_region{"region": "US"}', "/affirm", "my current partner"]
     bot.fake.wait(lambda: bot.user_texts(user) == turns, timeout=30, what="the tracker's user turns")
 
 

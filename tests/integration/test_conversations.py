@@ -13,6 +13,8 @@ from tests.safety_harness import (
     escalates_mid_step,
     escalation_in,
     mid_step_events,
+    responds_first,
+    responds_mid_step,
     say,
 )
 
@@ -39,7 +41,10 @@ async def test_negative_screen_opens_the_menu(agent):
 
 
 async def test_positive_screen_escalates_in_the_same_turn(agent):
-    sender, replies = await conversation(agent, ONBOARDING_NEGATIVE[:5] + ["/affirm"])  # afraid: yes
+    # afraid: yes, checked once: about the current partner
+    sender, replies = await conversation(agent, ONBOARDING_NEGATIVE[:5] + ["/affirm"])
+    assert "current partner" in joined(replies) and "1-800-799-7233" not in joined(replies)
+    replies = await say(agent, sender, "my current partner")
     text = joined(replies)
     assert "1-800-799-7233" in text and "911" in text
     tracker = await agent.tracker_store.retrieve(sender)
@@ -167,29 +172,44 @@ async def test_idioms_do_not_escalate(agent):
         assert await escalates_first(agent, text) == [], text
 
 
+# The development set's categories that are quiet signs: a check-in is the right first reply.
+SIGN_CATEGORIES = {"stalking_control", "fear", "emotional_abuse", "control", "monitoring", "isolation", "money"}
+
+
 def _danger():
     return [i["text"] for i in load_eval("danger_eval.yml")]
+
+
+def _explicit():
+    return [i["text"] for i in load_eval("danger_eval.yml")
+            if i["kind"] == "explicit" and i["category"] not in SIGN_CATEGORIES]
 
 
 def _benign():
     return [i["text"] for i in load_eval("benign_eval.yml")]
 
 
-async def test_every_danger_message_escalates_as_the_first_message(agent):
-    missed = [t for t in _danger() if not await escalates_first(agent, t)]
+async def test_every_danger_message_gets_a_safety_reply_as_the_first_message(agent):
+    """Explicit disclosures escalate; every message of the development set gets an escalation or,
+    for one quiet sign, the check-in."""
+    missed = [t for t in _danger() if not await responds_first(agent, t)]
     assert missed == []
+    not_escalated = [t for t in _explicit() if not await escalates_first(agent, t)]
+    assert not_escalated == []
 
 
-async def test_every_danger_message_escalates_in_the_middle_of_a_step(agent):
+async def test_every_danger_message_gets_a_safety_reply_in_the_middle_of_a_step(agent):
     events = await mid_step_events(agent)
-    missed = [t for t in _danger() if not await escalates_mid_step(agent, events, t)]
+    missed = [t for t in _danger() if not await responds_mid_step(agent, events, t)]
     assert missed == []
+    not_escalated = [t for t in _explicit() if not await escalates_mid_step(agent, events, t)]
+    assert not_escalated == []
 
 
-async def test_no_benign_message_escalates(agent):
+async def test_no_benign_message_gets_a_safety_reply(agent):
     events = await mid_step_events(agent)
-    first = [t for t in _benign() if await escalates_first(agent, t)]
-    mid = [t for t in _benign() if await escalates_mid_step(agent, events, t)]
+    first = [t for t in _benign() if await responds_first(agent, t)]
+    mid = [t for t in _benign() if await responds_mid_step(agent, events, t)]
     assert first == [] and mid == []
 
 

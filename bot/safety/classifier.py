@@ -1,0 +1,133 @@
+"""The safety classifier: what a message shows, learned from real people's words.
+
+The danger patterns (detector.py) are precise but only know the phrasings someone wrote down.
+This model reads the rest: a multinomial logistic regression over the message's sentence
+embedding (all-MiniLM-L6-v2, the same vector the NLU pipeline computes) and the tf-idf of its
+word and character n-grams, trained on the labelled real-world corpus (corpus/, docs/data.md) and
+the NLU data's safety examples.
+
+Classes (LABELS): `none` (ordinary conflict, idioms, everything else), `sign` (a quiet sign of
+abuse or coercive control: the check-in), the four escalation tiers `violence`, `immediate`,
+`child`, `self_harm`, and `own` (the writer describes their own violence or control).
+
+Persistence: plain arrays (.npz) and JSON, no pickle. The n-gram vocabularies and idf are kept and
+the vectorizers rebuilt from them, so the same features come out after loading (tested).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+LABELS = ("none", "sign", "violence", "immediate", "child", "self_harm", "own")
+ESCALATION_LABELS = ("violence", "immediate", "child", "self_harm")
+CORPUS_DIR = Path(__file__).with_name("corpus")
+
+WORDS = {"analyzer": "word", "ngram_range": (1, 2), "min_df": 2, "token_pattern": r"(?u)\b\w+\b|n't|'\w+"}
+CHARS = {"analyzer": "char_wb", "ngram_range": (2, 5), "min_df": 3}
+
+
+def corpus_label(row: Dict[str, Any]) -> str:
+    """The class of a labelled corpus unit (docs/labelling-guide.md)."""
+    label = row.get("label")
+    if label == "explicit":
+        tier = row.get("tier")
+        if row.get("perpetrator") and tier in ("violence", "immediate"):
+            return "own"
+        return tier
+    if label == "indirect":
+        return "own" if row.get("perpetrator") else "sign"
+    return "none"
+
+
+def read_corpus(names: Iterable[str] = ("train",), directory: Path = CORPUS_DIR) -> List[Dict[str, Any]]:
+    rows: List[Dict[str, Any]] = []
+    for name in names:
+        with open(directory / f"{name}.jsonl", encoding="utf-8") as f:
+            rows.extend(json.loads(line) for line in f if line.strip())
+    return rows
+
+
+def _vectorizer(params: Dict[str, Any], vocabulary: Optional[Dict[str, int]] = None) -> TfidfVectorizer:
+    return TfidfVectorizer(lowercase=True, sublinear_tf=True, dtype=np.float64, vocabulary=vocabulary, **params)
+
+
+@dataclass
+class SafetyClassifier:
+    words: TfidfVectorizer
+    chars: TfidfVectorizer
+    coef: np.ndarray        # (classes, features): [dense | words | chars]
+    intercept: np.ndarray   # (classes,)
+    dense_weight: float
+    labels: Tuple[str, ...] = LABELS
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(cls, texts: Sequence[str], embeddings: np.ndarray, labels: Sequence[str],
+              weights: Optional[Sequence[float]] = None, C: float = 4.0, dense_weight: float = 2.0,
+              max_iter: int = 3000, balance: float = 0.5) -> "SafetyClassifier":
+        """`balance`: how far each class's weight is raised towards an equal share (0: as counted,
+        1: sklearn's "balanced"). Fully balanced weights made the rare classes (immediate danger)
+        certain on a single word ("breathing down my neck"); half-way keeps them heard."""
+        words = _vectorizer(WORDS)
+        chars = _vectorizer(CHARS)
+        x_words = words.fit_transform(texts)
+        x_chars = chars.fit_transform(texts)
+        x = sp.hstack([sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * dense_weight), x_words, x_chars]).tocsr()
+        y = np.array([LABELS.index(label) for label in labels])
+        present = sorted(set(y.tolist()))
+        counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
+        class_weight = {c: (len(y) / (len(present) * counts[c])) ** balance for c in present}
+        model = LogisticRegression(C=C, max_iter=max_iter, class_weight=class_weight)
+        model.fit(x, y, sample_weight=None if weights is None else np.asarray(weights, dtype=np.float64))
+        coef = np.zeros((len(LABELS), x.shape[1]))
+        intercept = np.full(len(LABELS), -1e3)  # a class with no example is never predicted
+        if len(present) == 2:  # binary: sklearn keeps one row
+            coef[present[1]], intercept[present[1]] = model.coef_[0], model.intercept_[0]
+            coef[present[0]], intercept[present[0]] = 0.0, 0.0
+        else:
+            for row, label in enumerate(model.classes_):
+                coef[label], intercept[label] = model.coef_[row], model.intercept_[row]
+        return cls(words, chars, coef, intercept, dense_weight)
+
+    # ------------------------------------------------------------------ prediction
+    def features(self, texts: Sequence[str], embeddings: np.ndarray) -> sp.csr_matrix:
+        dense = sp.csr_matrix(np.asarray(embeddings, dtype=np.float64).reshape(len(texts), -1) * self.dense_weight)
+        return sp.hstack([dense, self.words.transform(texts), self.chars.transform(texts)]).tocsr()
+
+    def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        """(len(texts), len(LABELS)) class probabilities."""
+        logits = self.features(texts, embeddings) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict(self, text: str, embedding: np.ndarray) -> Dict[str, float]:
+        return dict(zip(self.labels, self.probabilities([text], embedding.reshape(1, -1))[0].tolist()))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "safety_classifier.npz", coef=self.coef, intercept=self.intercept,
+                 words_idf=self.words.idf_, chars_idf=self.chars.idf_)
+        meta = {"labels": list(self.labels), "dense_weight": self.dense_weight,
+                "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
+                "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()}}
+        (directory / "safety_classifier.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> "SafetyClassifier":
+        meta = json.loads((directory / "safety_classifier.json").read_text(encoding="utf-8"))
+        arrays = np.load(directory / "safety_classifier.npz", allow_pickle=False)
+        words = _vectorizer(WORDS, meta["words_vocabulary"])
+        chars = _vectorizer(CHARS, meta["chars_vocabulary"])
+        words.idf_ = arrays["words_idf"]
+        chars.idf_ = arrays["chars_idf"]
+        return cls(words, chars, arrays["coef"], arrays["intercept"], float(meta["dense_weight"]),
+                   tuple(meta["labels"]))
