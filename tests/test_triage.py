@@ -156,3 +156,12 @@ def test_the_safety_rules_file_is_generated_from_its_spec():
         actions = [s.get("action") for s in rule["steps"] if s.get("action")]
         if actions and actions[0].startswith("utter_escalate_"):
             assert actions[-1] in (rules.LOG, rules.LOG_SIGNS)
+
+
+def test_one_message_at_a_time_gives_sklearns_probabilities():
+    classifier, texts, vectors = _toy_classifier()
+    texts = texts + ["he hit me and checks my phone", "", "zzz unseen words only"]
+    vectors = np.vstack([vectors, np.zeros((3, vectors.shape[1]))])
+    batch = classifier.probabilities(texts, vectors)  # more than 8 texts: sklearn's matrices
+    one_by_one = np.vstack([classifier.probabilities([t], v.reshape(1, -1)) for t, v in zip(texts, vectors)])
+    assert np.allclose(batch, one_by_one, atol=1e-12)

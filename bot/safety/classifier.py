@@ -16,7 +16,7 @@ the vectorizers rebuilt from them, so the same features come out after loading (
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -66,6 +66,8 @@ class SafetyClassifier:
     intercept: np.ndarray   # (classes,)
     dense_weight: float
     labels: Tuple[str, ...] = LABELS
+    _blocks: Optional[List[Any]] = field(default=None, repr=False, compare=False)
+    _dense_coef: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -102,11 +104,45 @@ class SafetyClassifier:
         return sp.hstack([dense, self.words.transform(texts), self.chars.transform(texts)]).tocsr()
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        """(len(texts), len(LABELS)) class probabilities."""
-        logits = self.features(texts, embeddings) @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
+        """(len(texts), len(LABELS)) class probabilities. A few texts (the gate's case: one message,
+        perhaps its sentences) take `_logits`, the same sums without building the sparse matrices."""
+        if len(texts) <= 8:
+            logits = np.stack([self._logits(text, vector)
+                               for text, vector in zip(texts, np.asarray(embeddings).reshape(len(texts), -1))])
+        else:
+            logits = np.asarray(self.features(texts, embeddings) @ self.coef.T) + self.intercept
+        logits = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
+
+    def _logits(self, text: str, vector: np.ndarray) -> np.ndarray:
+        """One text's logits: TfidfVectorizer(sublinear_tf, l2)'s features of each n-gram block,
+        computed directly (the vectorizers' own analyzers, vocabularies and idf), times the
+        matching columns of the coefficients; ~0.3 ms instead of ~2.5 ms for sklearn's calls."""
+        if self._blocks is None:
+            dense = int(self.coef.shape[1] - len(self.words.vocabulary_) - len(self.chars.vocabulary_))
+            self._blocks = []
+            offset = dense
+            for vectorizer in (self.words, self.chars):
+                width = len(vectorizer.vocabulary_)
+                self._blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, np.asarray(vectorizer.idf_),
+                                     np.ascontiguousarray(self.coef[:, offset:offset + width])))
+                offset += width
+            self._dense_coef = np.ascontiguousarray(self.coef[:, :dense])
+        logits = self.intercept + self._dense_coef @ (np.asarray(vector, dtype=np.float64) * self.dense_weight)
+        for analyzer, vocabulary, idf, coef in self._blocks:
+            counts: Dict[int, int] = {}
+            for gram in analyzer(text):
+                column = vocabulary.get(gram)
+                if column is not None:
+                    counts[column] = counts.get(column, 0) + 1
+            if not counts:
+                continue
+            columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            values = (np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0) * idf[columns]
+            values /= np.sqrt(np.dot(values, values))
+            logits = logits + coef[:, columns] @ values
+        return logits
 
     def predict(self, text: str, embedding: np.ndarray) -> Dict[str, float]:
         return dict(zip(self.labels, self.probabilities([text], embedding.reshape(1, -1))[0].tolist()))

@@ -134,7 +134,7 @@ class SafetyGate(GraphComponent):
             # The safety classifier's training data besides the NLU examples: the real-world
             # corpus's train split and the writers' messages (never the test split).
             "corpus_dir": "bot/safety/corpus",
-            "corpus_parts": ["train", "synthetic"],
+            "corpus_parts": ["train", "dev", "synthetic"],
             "nlu_weight": 0.5,
             "synthetic_weight": 0.7,
             "C": 1.0,
