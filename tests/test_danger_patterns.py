@@ -105,13 +105,19 @@ def test_negation_and_ordinary_words_are_not_a_sign(detector, text):
         "i punched a wall next to her, is that a problem for therapy",
         "i hit my girlfriend last night",
         "i'm scared of what i might do when i'm angry",
-        "i read all her messages every night",
         "am i abusive?",
     ],
 )
 def test_the_writers_own_violence(detector, text):
     result = detector.detect(text)
     assert result.own and result.outcome == "own"
+
+
+@pytest.mark.parametrize("text", ["i read all her messages every night", "I get jealous and check his phone",
+                                  "I slam doors when I'm angry"])
+def test_the_writers_own_control_is_for_the_accountability_step_not_a_lock(detector, text):
+    """Answers to "what is your part?" (tests/safety/own_part_benign.yml): honest, not a lock."""
+    assert detector.detect(text).outcome == "continue"
 
 
 def test_someone_elses_violence_outweighs_the_writers_own(detector):

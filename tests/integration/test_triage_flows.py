@@ -168,3 +168,19 @@ async def test_ordinary_sentences_are_not_a_lock(agent, text):
     assert await slot(agent, sender, "violence_flag") is False
     assert not [a for a in safety_response_in(await actions_after_last_user_message(agent, sender))
                 if a.startswith("utter_escalate_")]
+
+
+async def test_accountability_answers_escalate_at_most_one_in_thirty(agent):
+    """The accountability step asks for the user's own part; honest answers ("I snap at the kids",
+    "I check his phone") are not a lock (tests/safety/own_part_benign.yml)."""
+    from tests.conftest import load_eval
+    from tests.safety_harness import actions_mid_step, mid_step_events
+
+    events = await mid_step_events(agent)
+    answers = [i["text"] for i in load_eval("own_part_benign.yml")]
+    escalated = []
+    for text in answers:
+        actions = await actions_mid_step(agent, events, text)
+        if any(a.startswith(("utter_escalate_", "utter_own_violence")) for a in actions):
+            escalated.append(text)
+    assert len(escalated) <= len(answers) / 30, escalated
