@@ -2,6 +2,10 @@
 
     python -m bot.privacy retention [--days 90] [--dry-run]     # `make retention`
 
+Someone who did not agree to storing keeps no conversation beyond RETENTION_NO_CONSENT_HOURS (default
+24) after their last message: it is deleted then (a safety flag, if any, stays for the full period,
+so the bot keeps pointing them to help).
+
 A person's data expires when nothing of theirs is newer than the cut-off: no tracker event (Rasa's
 `events` table) and no progress row (users, steps, answers, practice runs, safety flag). Then
 everything of theirs goes, in both databases: the conversation and every progress row. Deleting
@@ -30,6 +34,9 @@ from bot.actions.progress_db import (PracticeRun, Reflection, SafetyFlag, Safety
                                      database_url)
 
 DEFAULT_RETENTION_DAYS = 90
+# Someone who said no to storing: their conversation is deleted this long after their last message
+# (the safety flag, if any, stays for the retention period: it keeps pointing them to help).
+DEFAULT_NO_CONSENT_HOURS = 24
 # Rasa's SQLTrackerStore table; only the columns needed here.
 _metadata = MetaData()
 EVENTS = Table("events", _metadata, Column("id", Integer, primary_key=True), Column("sender_id", String(255)),
@@ -59,6 +66,17 @@ def retention_days() -> int:
     return days
 
 
+def no_consent_hours() -> int:
+    raw = os.environ.get("RETENTION_NO_CONSENT_HOURS", str(DEFAULT_NO_CONSENT_HOURS))
+    try:
+        hours = int(raw)
+    except ValueError:
+        raise SystemExit(f"RETENTION_NO_CONSENT_HOURS must be a whole number of hours, got {raw!r}")
+    if hours < 1:
+        raise SystemExit(f"RETENTION_NO_CONSENT_HOURS must be at least 1, got {hours}")
+    return hours
+
+
 def tracker_url() -> str:
     from bot.stores import tracker_db_url  # imports Rasa: only when the command runs
 
@@ -70,13 +88,18 @@ class Report:
     expired_senders: int = 0
     tracker_events: int = 0
     progress_rows: int = 0
+    # conversations of people who did not agree to storing, past their shorter period
+    unconsented_conversations: int = 0
+    unconsented_events: int = 0
 
     def people(self) -> str:
         return f"{self.expired_senders} {'person' if self.expired_senders == 1 else 'people'}"
 
     def __str__(self) -> str:
         return (f"{self.people()} past the retention period: deleted {self.tracker_events} "
-                f"conversation events and {self.progress_rows} progress rows")
+                f"conversation events and {self.progress_rows} progress rows; "
+                f"{self.unconsented_conversations} conversations without consent to storing past their "
+                f"period: deleted {self.unconsented_events} events")
 
 
 def _has_events(engine: Optional[Engine]) -> bool:
@@ -133,14 +156,37 @@ def expired(progress: Engine, tracker: Optional[Engine], days: int, now: Optiona
     return {sender for sender, when in last_activity(progress, tracker).items() if when < cutoff}
 
 
+def unconsented_conversations(progress: Engine, tracker: Optional[Engine], hours: int,
+                              now: Optional[dt.datetime] = None) -> Set[str]:
+    """Senders whose conversation has been quiet for `hours` and who have not agreed to storing."""
+    if not _has_events(tracker):
+        return set()
+    cutoff = (now or dt.datetime.utcnow()) - dt.timedelta(hours=hours)
+    consenting: Set[str] = set()
+    if inspect(progress).has_table(User.__tablename__):
+        with progress.connect() as conn:
+            consenting = set(conn.execute(select(User.sender_id).where(User.consent.is_(True))).scalars())
+    with tracker.connect() as conn:
+        rows = conn.execute(select(EVENTS.c.sender_id, func.max(EVENTS.c.timestamp)).group_by(EVENTS.c.sender_id))
+        return {sender for sender, stamp in rows
+                if stamp is not None and sender not in consenting and dt.datetime.utcfromtimestamp(stamp) < cutoff}
+
+
 def run_retention(days: int, progress_url: Optional[str] = None, tracker_db_url: Optional[str] = None,
-                  dry_run: bool = False, now: Optional[dt.datetime] = None) -> Report:
+                  dry_run: bool = False, now: Optional[dt.datetime] = None,
+                  no_consent_hours_: Optional[int] = None) -> Report:
     progress = _engine(progress_url or database_url())
     tracker = _engine(tracker_db_url) if tracker_db_url else None
     senders = expired(progress, tracker, days, now)
+    hours = no_consent_hours_ if no_consent_hours_ is not None else no_consent_hours()
+    quiet = unconsented_conversations(progress, tracker, hours, now) - senders
     if dry_run:
-        return Report(expired_senders=len(senders))
-    return delete_senders(senders, progress, tracker)
+        return Report(expired_senders=len(senders), unconsented_conversations=len(quiet))
+    report = delete_senders(senders, progress, tracker)
+    report.unconsented_conversations = len(quiet)
+    for sender in sorted(quiet):
+        report.unconsented_events += delete_conversation(sender, tracker)
+    return report
 
 
 # "Delete my data" (bot/actions/privacy.py): the action deletes the progress rows and sets this slot;
@@ -206,7 +252,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     report = run_retention(days, tracker_db_url=tracker_url(), dry_run=args.dry_run)
     if args.dry_run:
-        print(f"dry run, retention {days} days: {report.people()} past the period; nothing deleted")
+        print(f"dry run, retention {days} days: {report.people()} past the period, "
+              f"{report.unconsented_conversations} conversations without consent past theirs; nothing deleted")
     else:
         print(f"retention {days} days: {report}")
     return 0

@@ -114,3 +114,20 @@ def test_command_line_prints_counts_only(stores, monkeypatch, capsys):
     assert privacy.main(["retention", "--days", "90"]) == 0
     out = capsys.readouterr().out
     assert "1 person past the retention period" in out and "secret-sender-id" not in out
+
+
+def test_a_conversation_without_consent_goes_after_a_day_and_its_safety_flag_stays(stores):
+    progress_url, tracker_url, tracker_store, tracker_path = stores
+    store = ProgressStore(progress_url)
+    store.set_consent("stored", True)
+    store.set_consent("not-stored", False)
+    store.flag("not-stored")
+    converse(tracker_store, "stored", 3)           # consented: kept for the full period
+    converse(tracker_store, "not-stored", 2)       # said no, quiet for two days: conversation goes
+    converse(tracker_store, "not-stored-recent", 0.5)   # said no, quiet for 12 hours: stays for now
+    report = privacy.run_retention(90, progress_url, tracker_url, now=NOW, no_consent_hours_=24)
+    assert report.unconsented_conversations == 1 and report.unconsented_events >= 1
+    with sqlite3.connect(tracker_path) as db:
+        left = dict(db.execute("select sender_id, count(*) from events group by sender_id").fetchall())
+    assert "not-stored" not in left and left["stored"] >= 1 and left["not-stored-recent"] >= 1
+    assert progress_rows(progress_url, "not-stored")["safety_flags"] == 1

@@ -312,3 +312,30 @@ class ActionStartOver(Action):
         dispatcher.utter_message(text=text, buttons=buttons)
         return [reset_confirmation, SlotSet("steps_done", []), SlotSet("active_step", None),
                 SlotSet("reflection_answer", None), SlotSet("last_objection", None), SlotSet("path", None)]
+
+
+class ActionGoodNews(Action):
+    """"He agreed!", "she'll think about it": celebrate briefly, then the concrete next steps (the
+    practice's booking link, choosing together, a test drive, evaluating progress). After a safety
+    flag, the steps with the partner stay closed: support for the user first."""
+
+    def name(self) -> Text:
+        return "action_good_news"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        profile = common.load_profile(tracker)
+        if common.is_flagged(tracker, profile):
+            dispatcher.utter_message(text=content.text("good_news.flagged"), buttons=[
+                {"title": content.text("menu.button_support"), "payload": "/ask_individual_support"}])
+            return []
+        settings = practice.load()
+        values = {"booking_link": settings.booking_link, "contact": settings.contact}
+        kind = "agreed" if common.latest_intent(tracker) == "report_partner_agreed" else "softening"
+        steps = content.messages()["good_news"][f"{kind}_steps"]
+        lines = [content.text(f"good_news.{kind}")] + ["- " + line.format(**values) for line in steps]
+        offers = ["choose_therapist", "evaluate_progress"] if kind == "agreed" else ["test_drive", "good_time"]
+        buttons = [{"title": content.text("step.button_continue", title=content.step_by_id(s).title),
+                    "payload": common.start_payload(s)} for s in offers if content.step_by_id(s)]
+        buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
+        dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
+        return []

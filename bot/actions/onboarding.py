@@ -164,7 +164,7 @@ class ValidateOnboardingForm(FormValidationAction):
             result = self._yes_no("consent_storage", value, dispatcher, tracker)
         if result["consent_storage"] is not None:
             key = "consent_yes" if result["consent_storage"] else "consent_no"
-            dispatcher.utter_message(text=content.text(f"onboarding.{key}"))
+            dispatcher.utter_message(text=content.text(f"onboarding.{key}", hours=_no_consent_hours()))
         return result
 
     def validate_safe_to_talk(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -245,6 +245,16 @@ class ValidateOnboardingForm(FormValidationAction):
 
     def validate_screen_ex_unsafe(self, value, dispatcher, tracker, domain):
         return self._screen("screen_ex_unsafe", value, dispatcher, tracker)
+
+
+def _no_consent_hours() -> int:
+    """How long a conversation without consent to storing is kept (bot/privacy.py)."""
+    from bot import privacy
+
+    try:
+        return privacy.no_consent_hours()
+    except SystemExit:
+        return privacy.DEFAULT_NO_CONSENT_HOURS
 
 
 def _note_screen_concern(sender_id: str) -> None:
@@ -393,7 +403,8 @@ class ActionSetConsent(Action):
             dispatcher.utter_message(text=content.text("consent.given_failed" if give else "consent.withdrawn_failed"))
             # Not storing from now on holds even when deleting failed.
             return [] if give else [SlotSet("consent_storage", False)]
-        dispatcher.utter_message(text=content.text("consent.given" if give else "consent.withdrawn"))
+        dispatcher.utter_message(text=content.text("consent.given" if give else "consent.withdrawn",
+                                                   hours=_no_consent_hours()))
         return [SlotSet("consent_storage", give)]
 
 

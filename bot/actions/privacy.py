@@ -94,10 +94,11 @@ def export_text(profile: Optional[Profile], conversation: privacy.PersonData, re
         lines.append(content.text("privacy.export_flag"))
     if profile is not None and profile.signs:
         lines.append(content.text("privacy.export_signs", kinds=", ".join(sorted(set(profile.signs)))))
+    stored = consent is True or bool(profile is not None and profile.known and profile.consent)
     lines.append(content.text(
-        "privacy.export_conversation",
+        "privacy.export_conversation" if stored else "privacy.export_conversation_short",
         messages=_plural(conversation.messages, "message", "messages"),
-        first=_date(conversation.first_message) or "today", days=retention_days,
+        first=_date(conversation.first_message) or "today", days=retention_days, hours=privacy.no_consent_hours(),
     ))
     lines.append(content.text("privacy.export_footer"))
     return "\n".join(lines)
