@@ -33,7 +33,7 @@ WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-loc
 export PYTHONHASHSEED ?= 0
 
 .PHONY: help setup venv web web-deps spacy encoder-graph migrate train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
+        test-core eval eval-objections eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
@@ -47,7 +47,9 @@ help:
 	@echo "make shell      chat in the terminal (starts the action server too)"
 	@echo "make actions    start the action server only"
 	@echo "make validate   rasa data validate --fail-on-warnings"
-	@echo "make eval       5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
+	@echo "make eval       the objection figures on real people's words (the objection corpus's test split),"
+	@echo "                then 5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
+	@echo "make eval-objections  only the objection figures (EVAL_ARGS=\"--split dev\" for the dev split)"
 	@echo "make eval-practice  precision and recall of the practice-run analyzer"
 	@echo "make eval-safety  recall and false-positive rate of the safety gate"
 	@echo "make eval-real  the safety figures on real people's words (the corpus's test split)"
@@ -138,9 +140,14 @@ test: train
 	$(PY) -m pytest -q tests
 	$(MAKE) --no-print-directory test-core
 
-# 5-fold cross-validation of the NLU (about half an hour on 2 cores); report under results/nlu/.
-eval: spacy
+# What the partner said, practical questions and good news, in real people's words: the right topic
+# on the test split of the objection corpus (docs/data.md; results/eval_objections.json), then the
+# 5-fold cross-validation of the NLU (about half an hour on 2 cores; results/nlu/).
+eval: eval-objections
 	$(PY) scripts/eval_nlu.py
+
+eval-objections: train
+	scripts/with_actions.sh $(PY) -m tests.eval_objections $(EVAL_ARGS)
 
 # Precision and recall of the practice-run analyzer on its labelled lines (docs/practice-run.md).
 eval-practice: spacy

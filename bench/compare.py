@@ -9,7 +9,7 @@ same Rasa (this project's .venv). For both bots it measures, over several runs:
   and the progress database; the baseline: `rasa run`, its in-memory tracker store, no actions);
 - NLU parse time per message (`POST /model/parse`, sequential);
 - single-turn reply latency (each message the first of a new conversation, sequential);
-- full conversations (this bot: bench/load.py's coaching conversation, 19 messages with custom
+- full conversations (this bot: bench/load.py's coaching conversation, 14 messages with custom
   actions and typed answers, every reply checked; the baseline: its stories' paths, every reply
   checked), with 1, 10 and 50 concurrent users: latency p50/p95/p99 and messages per second;
 - peak resident memory (VmHWM) of the Rasa process and of the action server, after the load;

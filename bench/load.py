@@ -1,10 +1,10 @@
 """Load test: N simulated users hold full coaching conversations over REST at the same time.
 
 Each user (a fresh random 32-hex sender id) says hello, goes through onboarding (consent to storing,
-safe to talk, country, the six screening questions answered negatively), asks "what's next?", does
+safe to talk, country, the screening items answered at once with "None of these"), asks "what's next?", does
 the suggested step and types its reflective answer, asks "what's next?" again, reports what the
 partner says (an objection), does the step the answer offers, asks for the progress and says
-goodbye: 19 messages, strictly one after another (each waits for its reply). Users start spread
+goodbye: 14 messages, strictly one after another (each waits for its reply). Users start spread
 over a ramp and run concurrently (asyncio + aiohttp). Every reply is checked loosely but
 meaningfully (the next onboarding question, the step's reflective question, "saved your answer",
 the step titles in the progress, no escalation), so a misrouted conversation counts as an error;
@@ -105,7 +105,7 @@ class Texts:
         self.steps = {s.id: s for s in content.steps()}
         q = content.messages()["questions"]
         self.onboarding = {slot: q[slot]["text"].strip() for slot in
-                           ("consent_storage", "safe_to_talk", "region", "screen_humiliated", "screen_afraid",
+                           ("consent_storage", "safe_to_talk", "region", "screen_all", "screen_humiliated", "screen_afraid",
                             "screen_forced", "screen_hurt", "screen_feels_safe", "screen_ex_unsafe")}
         self.consent_yes = content.text("onboarding.consent_yes")
         self.negative_screen = content.text("onboarding.negative_screen")
@@ -236,14 +236,10 @@ class Conversation:
         self.expect("consent", await self.say("consent", "/affirm"), t.consent_yes, t.onboarding["safe_to_talk"])
         self.expect("safe to talk", await self.say("safe to talk", "/affirm"), t.onboarding["region"])
         replies = await self.say("region", '/inform_region{"region": "%s"}' % REGION)
-        self.expect("region", replies, t.onboarding["screen_humiliated"])
-        screen = [("screen_humiliated", "/deny", "screen_afraid"), ("screen_afraid", "/deny", "screen_forced"),
-                  ("screen_forced", "/deny", "screen_hurt"), ("screen_hurt", "/deny", "screen_feels_safe"),
-                  ("screen_feels_safe", "/affirm", "screen_ex_unsafe")]
-        for slot, answer, following in screen:
-            self.expect(slot, await self.say(slot, answer), t.onboarding[following])
-        replies = await self.say("screen_ex_unsafe", "/deny")
-        self.expect("screen_ex_unsafe", replies, t.negative_screen, t.menu_header)
+        self.expect("region", replies, t.onboarding["screen_all"])
+        # The six screening items at once: "None of these".
+        replies = await self.say("screen_all", "none of these")
+        self.expect("screen_all", replies, t.negative_screen, t.menu_header)
         # The end of onboarding writes consent, country and its date (action_onboarding_outcome).
         u.consent, u.region, u.onboarded = True, REGION, True
         # A step suggested by "what's next?", its reflective answer typed.

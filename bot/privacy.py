@@ -30,8 +30,8 @@ from typing import Dict, Iterable, List, Optional, Set
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, inspect, select
 from sqlalchemy.engine import Engine
 
-from bot.actions.progress_db import (PracticeRun, Reflection, SafetyFlag, SafetySign, StepProgress, User, _engine,
-                                     database_url)
+from bot.actions.progress_db import (PracticeRun, Reflection, ResumeAttempt, ResumeCode, SafetyFlag, SafetySign,
+                                     StepProgress, User, _engine, database_url)
 
 DEFAULT_RETENTION_DAYS = 90
 # Someone who said no to storing: their conversation is deleted this long after their last message
@@ -52,7 +52,10 @@ PROGRESS_ACTIVITY = [
     (PracticeRun, [PracticeRun.created_at]),
 ]
 # Children before parents (foreign keys).
-PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, SafetyFlag, User]
+PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, SafetyFlag, ResumeCode, ResumeAttempt,
+                         User]
+# Failed resume-code guesses are only needed for the hourly limit (bot/actions/resume.py).
+RESUME_ATTEMPTS_KEPT = dt.timedelta(days=1)
 
 
 def retention_days() -> int:
@@ -183,6 +186,10 @@ def run_retention(days: int, progress_url: Optional[str] = None, tracker_db_url:
     if dry_run:
         return Report(expired_senders=len(senders), unconsented_conversations=len(quiet))
     report = delete_senders(senders, progress, tracker)
+    if inspect(progress).has_table(ResumeAttempt.__tablename__):
+        with progress.begin() as conn:
+            report.progress_rows += conn.execute(delete(ResumeAttempt).where(
+                ResumeAttempt.attempted_at < (now or dt.datetime.utcnow()) - RESUME_ATTEMPTS_KEPT)).rowcount
     report.unconsented_conversations = len(quiet)
     for sender in sorted(quiet):
         report.unconsented_events += delete_conversation(sender, tracker)

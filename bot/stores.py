@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
@@ -40,6 +40,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.privacy import ERASE_SLOT, delete_conversation
+from bot.resume_codes import redact
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,7 +104,22 @@ class URLTrackerStore(SQLTrackerStore):
             deleted = delete_conversation(tracker.sender_id, self.engine)
             logger.info("a conversation was erased on its user's request (%d events)", deleted)
             return
+        redact_resume_codes(tracker)
         await super().save(tracker)
+
+
+def redact_resume_codes(tracker: Any) -> None:
+    """Replace resume codes in the turn's messages before they are stored: a code is kept only as a
+    hash (bot/resume_codes.py), never in the conversation's text, typed or shown."""
+    for event in reversed(tracker.events):
+        if isinstance(event, (UserUttered, BotUttered)) and event.text:
+            cleaned = redact(event.text)
+            if cleaned != event.text:
+                event.text = cleaned
+                if isinstance(event, UserUttered) and isinstance(event.parse_data, dict):
+                    event.parse_data["text"] = cleaned
+        if isinstance(event, UserUttered):
+            break  # earlier turns were cleaned when they were saved
 
 
 def erase_requested(tracker: Any) -> bool:

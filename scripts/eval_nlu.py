@@ -25,6 +25,9 @@ OBJECTION_TARGET = 0.85
 GROUPS = {
     "danger": lambda name: name.startswith("disclose_") or name == "deny_danger",
     "objections": lambda name: name.startswith("report_objection_"),
+    "practical": lambda name: name.startswith("practical"),
+    "good news": lambda name: name.startswith("report_partner_"),
+    "resume": lambda name: name in {"ask_resume_code", "forget_resume_code"},
     "coaching": lambda name: name in {"describe_situation", "describe_conflict", "show_menu", "what_next",
                                       "start_step", "skip", "ask_progress", "ask_going_alone", "start_over",
                                       "ask_why", "ask_individual_support"},

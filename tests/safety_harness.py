@@ -20,10 +20,10 @@ ONBOARDING_NEGATIVE = [
     "/affirm",                                  # keep my progress
     "/affirm",                                  # safe to talk
     '/inform_region{"region": "US"}',
-    "/deny", "/deny", "/deny", "/deny",         # humiliated, afraid, forced, hurt
-    "/affirm",                                  # feels safe
-    "/deny",                                    # ex making you unsafe
+    "none of these",                            # the six screening items, answered at once
 ]
+# The same way, with the screen's items answered one by one (as after "Yes, one or more").
+ONBOARDING_ONE_BY_ONE = ONBOARDING_NEGATIVE[:4] + ["yes one or more"]
 INTO_STEP = ['/start_step{"step": "budget"}']
 
 

@@ -92,7 +92,7 @@ NEGATIVE_SCREEN = {"consent_storage": True, "safe_to_talk": True, "region": "US"
 
 async def test_negative_screen_opens_the_menu_with_every_group(tracker_factory, dispatcher, domain, store):
     events = await onboarding.ActionOnboardingOutcome().run(dispatcher, tracker_factory("n1", NEGATIVE_SCREEN), domain)
-    assert slot_events(events) == {"onboarded": True, "screen_followup": None}
+    assert slot_events(events) == {"onboarded": True, "screen_followup": None, "screen_all": None}
     for group in content.GROUPS:
         assert '/show_menu{"group": "%s"}' % group in payloads(dispatcher)
     assert responses(dispatcher) == []
@@ -127,7 +127,8 @@ async def test_declined_storage_but_positive_screen_writes_only_the_flag(tracker
 async def test_not_safe_to_talk_pauses_and_asks_again_later(tracker_factory, dispatcher, domain, store):
     events = await onboarding.ActionOnboardingOutcome().run(
         dispatcher, tracker_factory("s1", {"consent_storage": True, "safe_to_talk": False}), domain)
-    assert "come back" in texts(dispatcher).lower()
+    said = texts(dispatcher).lower()
+    assert "pause" in said and "pick up where we left off" in said and "danger" in said
     assert slot_events(events)["safe_to_talk"] is None
     assert not store.profile("s1").onboarded
 
@@ -254,13 +255,16 @@ async def test_steps_before_onboarding_start_onboarding(tracker_factory, dispatc
 def test_reflection_validation(tracker_factory, dispatcher, domain):
     form = coaching.ValidateReflectionForm()
     slots = {"active_step": "budget"}
-    assert form.validate_reflection_answer("skip", dispatcher, tracker_factory(slots=slots, text="skip", intent="skip"), domain) == {"reflection_answer": SKIP_SENTINEL}
-    assert form.validate_reflection_answer("ok", dispatcher, tracker_factory(slots=slots, text="ok"), domain) == {"reflection_answer": None}
+
+    def check(text, intent=None):
+        return form.validate_reflection_answer(text, dispatcher, tracker_factory(slots=slots, text=text, intent=intent), domain)
+
+    assert check("skip", "skip") == {"reflection_answer": SKIP_SENTINEL, "reflection_pending": None}
+    assert check("ok") == {"reflection_answer": None, "reflection_pending": None}
     long_answer = "I want to stop skipping the hard conversations and stay in them"
-    result = form.validate_reflection_answer(long_answer, dispatcher, tracker_factory(slots=slots, text=long_answer, intent="skip"), domain)
-    assert result == {"reflection_answer": long_answer}
+    assert check(long_answer, "skip") == {"reflection_answer": long_answer, "reflection_pending": None}
     weird = "line\x00with\x07control"
-    assert "\x00" not in form.validate_reflection_answer(weird, dispatcher, tracker_factory(slots=slots, text=weird), domain)["reflection_answer"]
+    assert "\x00" not in check(weird)["reflection_answer"]
 
 
 async def test_saving_a_reflection_marks_the_step_done_and_offers_the_next(tracker_factory, dispatcher, domain, store):

@@ -17,7 +17,9 @@ ARTICLE_STEPS = ["accountability", "commitment", "homework", "budget", "rule_out
 OTHER_STEPS = ["why_partners_refuse", "invite_without_blame", "therapy_for_one", "therapist_fit", "personal_goals",
                "tell_partner", "involve_partner", "partner_attitudes", "different_stages"]
 OBJECTIONS = ["cost", "stigma", "blame", "your_problem", "stranger", "fix_ourselves", "bad_experience", "hopeless",
-              "refusal", "therapist_gender", "no_time", "separation_fear"]
+              "refusal", "therapist_gender", "no_time", "separation_fear",
+              # found in real people's words (docs/data.md), beyond the articles' first twelve
+              "no_problem", "distrust", "religious", "secrets", "make_worse"]
 PHONE_MESSAGE_CHARS = 450
 
 
@@ -134,6 +136,24 @@ def test_objection_answers_match_their_content_and_offer_their_steps(domain):
         offered = [b["payload"].replace("{{", "{").replace("}}", "}") for b in variant["buttons"]]
         assert offered == ['/start_step{"step": "%s"}' % s for s in entry["steps"]], key
         assert all(content.step_by_id(s) for s in entry["steps"]), key
+
+
+def test_every_practical_answer_has_a_source_and_fits_a_phone(domain):
+    """utter_practical/<key>: named in the content map (an article, or the practice's settings where
+    the articles are silent) and in the README's table of sources."""
+    cmap = yaml.safe_load((content.CONTENT_DIR / "content_map.yml").read_text())
+    readme = (content.CONTENT_DIR / "README.md").read_text()
+    keys = [name.split("/", 1)[1] for name in domain["responses"] if name.startswith("utter_practical/")]
+    assert {"cost", "insurance", "find", "lgbtq", "language", "online", "first_session", "how_long", "confidential",
+            "own_therapist", "how_to_ask", "angry", "make_worse", "sides", "only_once", "why_now"} <= set(keys)
+    for key in keys:
+        name = f"utter_practical/{key}"
+        assert name in cmap["advice"]["responses"] or name in cmap["not_advice"], name
+        assert f"| {key} |" in readme, key
+        for variant in domain["responses"][name]:
+            assert len(variant["text"]) <= PHONE_MESSAGE_CHARS, name
+    # Where the articles are silent, the answer says so and points to the practice.
+    assert "articles don't cover" in domain["responses"]["utter_practical/online"][0]["text"]
 
 
 def test_replies_fit_a_phone_screen(domain):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -12,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions import common, content
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
 from bot.actions.progress_db import Profile
+from bot.safety import answers
 from bot.actions import practice as practice_run
 from bot.content import practice
 
@@ -19,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 # Short commands that leave a step's question instead of being taken as the answer.
 LEAVE_INTENTS = {"skip", "show_menu", "what_next", "ask_progress", "goodbye"}
+SAVE_BUTTONS = [{"title": "Yes, save it", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 MAX_COMMAND_WORDS = 4
 MIN_ANSWER_CHARS = 3
 NOT_READY = SlotSet("step_ready", False)
@@ -49,7 +52,13 @@ def _needs_onboarding(tracker: Tracker) -> bool:
     return not tracker.get_slot("onboarded") and not tracker.get_slot("violence_flag")
 
 
-def _onboard_first(dispatcher: CollectingDispatcher) -> List[EventType]:
+def _onboard_first(dispatcher: CollectingDispatcher, tracker: Optional[Tracker] = None) -> List[EventType]:
+    """The introduction (with one useful sentence for what was asked), then onboarding."""
+    from bot.actions.onboarding import FIRST_HELP
+
+    key = FIRST_HELP.get(common.latest_intent(tracker) or "") if tracker is not None else None
+    if key:
+        dispatcher.utter_message(text=content.text(f"onboarding.first_help.{key}"))
     dispatcher.utter_message(response="utter_intro")
     return [FollowupAction("onboarding_form")]
 
@@ -60,7 +69,7 @@ class ActionShowMenu(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
-            return _onboard_first(dispatcher)
+            return _onboard_first(dispatcher, tracker)
         common.send_menu(dispatcher, tracker, common.load_profile(tracker), common.requested_group(tracker))
         return []
 
@@ -81,7 +90,7 @@ class ActionWhatNext(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
-            return _onboard_first(dispatcher)
+            return _onboard_first(dispatcher, tracker)
         profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
         step = content.next_step(common.done_steps(tracker, profile), flagged,
@@ -109,7 +118,7 @@ class ActionStartStep(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if _needs_onboarding(tracker):
-            return [NOT_READY] + _onboard_first(dispatcher)
+            return [NOT_READY] + _onboard_first(dispatcher, tracker)
         profile = common.load_profile(tracker)
         step = content.step_by_id(_requested_step(tracker))
         if step is None:
@@ -163,7 +172,22 @@ class ActionAskReflectionAnswer(Action):
         return []
 
 
+# Inside a step: requests answered there, then the step's question again (nothing is saved).
+ANSWERED_IN_STEP = {"ask_help", "bot_challenge", "greet", "thank", "out_of_scope", "start_practice", "ask_why_no_couples_therapy"}
+# "Where was I?" and the like: said where they are, then the question again.
+WHERE_AM_I = {"what_next", "ask_progress", "describe_situation"}
+_WHERE_WAS_I = re.compile(r"\b(where (was i|were we|are we|am i)|what was the question|lost track|got (distracted|interrupted))\b", re.I)
+# A line to the partner the user drafted and asks about ("can we just try one session? is that ok?").
+_ASKS_ABOUT_A_LINE = re.compile(r"\b(is (that|this) (ok|okay|good|alright|fine|a good way)|how does (that|this) sound|"
+                                r"would (that|this) work|what do you think|could i say|can i say|should i say|"
+                                r"is it ok to say|good way to say)\b", re.I)
+
+
 class ValidateReflectionForm(FormValidationAction):
+    """A step's answer. Only what reads as an answer is saved: a question or request typed inside a
+    step is answered (or handled) and the step's question asked again; a drafted line to the
+    partner gets the practice analyzer's feedback; when unsure, the bot asks before saving."""
+
     def name(self) -> Text:
         return "validate_reflection_form"
 
@@ -171,14 +195,76 @@ class ValidateReflectionForm(FormValidationAction):
                                    domain: DomainDict) -> Dict[Text, Any]:
         text = common.clean_text(value)
         intent = common.latest_intent(tracker)
+        pending = tracker.get_slot("reflection_pending")
+        step = content.step_by_id(tracker.get_slot("active_step"))
+        if pending:
+            # "Shall I save that as your answer?"
+            answer = answers.read(intent, value)
+            if answer == answers.YES:
+                return {"reflection_answer": pending, "reflection_pending": None}
+            if answer == answers.NO:
+                dispatcher.utter_message(text=content.text("step.not_saved_then"))
+                return {"reflection_answer": None, "reflection_pending": None}
+            # Something else: read it as a new message below.
+        if _WHERE_WAS_I.search(text):
+            dispatcher.utter_message(text=content.text("step.where_you_are", title=step.title if step else ""))
+            return {"reflection_answer": None, "reflection_pending": None}
         if intent in LEAVE_INTENTS and (len(text.split()) <= MAX_COMMAND_WORDS or text.startswith("/")):
-            return {"reflection_answer": SKIP_SENTINEL}
+            return {"reflection_answer": SKIP_SENTINEL, "reflection_pending": None}
         if len(text.replace(" ", "")) < MIN_ANSWER_CHARS or text.startswith("/"):
-            step = content.step_by_id(tracker.get_slot("active_step"))
             question = content.variant(step.question, tracker.sender_id, step.id) if step else ""
             dispatcher.utter_message(text=content.text("step.too_short", question=question))
-            return {"reflection_answer": None}
-        return {"reflection_answer": text}
+            return {"reflection_answer": None, "reflection_pending": None}
+        confident = (tracker.latest_message.get("intent") or {}).get("confidence", 0.0) >= 0.6
+        if _ASKS_ABOUT_A_LINE.search(text):
+            self._feedback_on_a_line(dispatcher, text)
+            dispatcher.utter_message(text=content.text("step.save_question"), buttons=SAVE_BUTTONS)
+            return {"reflection_answer": None, "reflection_pending": text}
+        if confident and intent in WHERE_AM_I and text.rstrip().endswith("?"):
+            dispatcher.utter_message(text=content.text("step.where_you_are", title=step.title if step else ""))
+            return {"reflection_answer": None, "reflection_pending": None}
+        if confident and intent in ANSWERED_IN_STEP:
+            self._answer_request(dispatcher, intent)
+            return {"reflection_answer": None, "reflection_pending": None}
+        if text.rstrip().endswith("?") and len(text.split()) <= 25:
+            # A question is rarely an answer: ask before saving it.
+            dispatcher.utter_message(text=content.text("step.save_question"), buttons=SAVE_BUTTONS)
+            return {"reflection_answer": None, "reflection_pending": text}
+        return {"reflection_answer": text, "reflection_pending": None}
+
+    @staticmethod
+    def _answer_request(dispatcher: CollectingDispatcher, intent: str) -> None:
+        if intent == "ask_help":
+            dispatcher.utter_message(response="utter_help")
+        elif intent == "bot_challenge":
+            dispatcher.utter_message(response="utter_iamabot")
+        elif intent == "start_practice":
+            dispatcher.utter_message(text=content.text("step.practice_after"))
+        elif intent == "ask_why_no_couples_therapy":
+            dispatcher.utter_message(response="utter_why_we_screen")
+        else:
+            dispatcher.utter_message(text=content.text("step.back_to_question"))
+
+    @staticmethod
+    def _feedback_on_a_line(dispatcher: CollectingDispatcher, text: str) -> None:
+        """The practice analyzer on a drafted line: what works, and a better line for a pitfall."""
+        from bot.nlp import invitation
+
+        analysis = invitation.analyze(text)
+        run = content_practice_run()
+        lines = []
+        for technique in analysis.techniques:
+            label = run["techniques"].get(technique, {}).get("label")
+            if label:
+                lines.append(content.text("step.line_works", label=label))
+        for pitfall in analysis.pitfalls:
+            entry = run["pitfalls"].get(pitfall, {})
+            if entry:
+                lines.append(content.text("step.line_pitfall", label=entry["label"], tip=entry["rewrite_tip"],
+                                          example=entry["example_rewrite"]))
+        if not lines:
+            lines.append(content.text("step.line_neutral"))
+        dispatcher.utter_message(text="\n".join(lines))
 
 
 class ActionSaveReflection(Action):
@@ -339,3 +425,8 @@ class ActionGoodNews(Action):
         buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
+
+
+def content_practice_run() -> Dict[str, Any]:
+    """The practice run's techniques and pitfalls (bot/content/practice_run.yml)."""
+    return practice_run.data()

@@ -33,6 +33,23 @@ WHO_ITEMS = ("screen_humiliated", "screen_afraid", "screen_forced", "screen_hurt
 # Slot values besides True and False: about someone before only, or unsure after a follow-up.
 PAST = "past"
 UNSURE = "unsure"
+# The screen asked at once: "None of these" answers every item; otherwise they come one by one.
+NONE_OF_THESE = "none"
+ONE_BY_ONE = "one_by_one"
+_NONE_WORDS = ("none", "none of these", "none of them", "none of those", "no none", "nope none", "neither",
+               "nothing", "no", "nope", "nah", "n", "no to all", "no to all of them", "all no", "not at all",
+               "none of that", "no none of these", "none of the above")
+
+
+def read_screen_all(intent: Optional[str], value: Any) -> str:
+    """"None of these" (every item answered safe), or one by one for anything else: a yes, a
+    "not sure", a story. Only a clear none counts for all six."""
+    words = " ".join(common.clean_text(value).lower().replace("'", "").split()).strip(" .!?,")
+    if intent == "deny" and str(value or "").startswith("/"):
+        return NONE_OF_THESE
+    if words in _NONE_WORDS or words.startswith(("none of these", "none of them", "none of those")):
+        return NONE_OF_THESE
+    return ONE_BY_ONE
 
 
 def screen_positive(slots: Dict[str, Any]) -> bool:
@@ -141,7 +158,9 @@ class ValidateOnboardingForm(FormValidationAction):
         if tracker.get_slot("violence_flag"):
             # A disclosure already said what the screen asks: don't make them answer it again.
             return list(CONSENT_SLOTS)
-        required = list(CONSENT_SLOTS)
+        required = list(CONSENT_SLOTS) + ["screen_all"]
+        if tracker.get_slot("screen_all") == NONE_OF_THESE:
+            return required  # all six answered at once
         for name, positive in SCREEN_SLOTS.items():
             required.append(name)
             if tracker.get_slot(name) is positive:
@@ -149,10 +168,22 @@ class ValidateOnboardingForm(FormValidationAction):
         return required
 
     def _yes_no(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
-        answer = parse_yes_no(tracker, value)
+        answer = answers.read(common.latest_intent(tracker), value)
+        if answer is None or answer == answers.UNSURE:
+            answer = parse_yes_no(tracker, value)
+            answer = None if answer is None else (answers.YES if answer else answers.NO)
         if answer is None:
             dispatcher.utter_message(text=content.text("onboarding.unclear_yes_no"))
-        return {slot: answer}
+            return {slot: None}
+        return {slot: answer == answers.YES}
+
+    def validate_screen_all(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: DomainDict) -> Dict[Text, Any]:
+        choice = read_screen_all(common.latest_intent(tracker), value)
+        if choice == NONE_OF_THESE:
+            # All six at once: nothing happened, and the current relationship feels safe.
+            return {"screen_all": NONE_OF_THESE, **{name: not positive for name, positive in SCREEN_SLOTS.items()}}
+        return {"screen_all": ONE_BY_ONE}
 
     def validate_consent_storage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                  domain: DomainDict) -> Dict[Text, Any]:
@@ -169,6 +200,14 @@ class ValidateOnboardingForm(FormValidationAction):
 
     def validate_safe_to_talk(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:
+        words = common.clean_text(value).lower()
+        if any(w in words for w in ("private enough", "i'm private", "im private", "i am private", "i'm alone",
+                                    "im alone", "i am alone", "nobody's here", "nobody is here", "no one is here",
+                                    "i can talk", "safe to talk")) and not any(n in words for n in ("not ", "n't", "nt ")):
+            return {"safe_to_talk": True}
+        if (common.latest_intent(tracker) == "partner_nearby"
+                or any(w in words for w in ("later", "not now", "not right now", "not private", "can't talk", "cant talk"))):
+            return {"safe_to_talk": False}
         return self._yes_no("safe_to_talk", value, dispatcher, tracker)
 
     def validate_region(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -264,6 +303,14 @@ def _note_screen_concern(sender_id: str) -> None:
         logger.exception("progress store unavailable while noting an unsure screening answer")
 
 
+def _show_resume_code(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """On the web, a code to come back from a new tab or device (bot/actions/resume.py)."""
+    from bot.actions import resume
+
+    if resume.needs_code(tracker):
+        resume.issue_and_show(dispatcher, tracker)
+
+
 def _save_onboarding(sender_id: str, consent: bool, region: Optional[str], flagged: bool) -> None:
     """Write what onboarding decided; a failure is logged and the conversation goes on."""
     try:
@@ -291,18 +338,22 @@ class ActionOnboardingOutcome(Action):
         if slots.get("safe_to_talk") is False:
             dispatcher.utter_message(text=content.text("onboarding.not_safe_now"))
             # Ask again next time; keep the consent choice.
-            return [SlotSet("safe_to_talk", None)] + [SlotSet(name, None) for name in SCREEN_SLOTS]
+            return ([SlotSet("safe_to_talk", None), SlotSet("screen_all", None)]
+                    + [SlotSet(name, None) for name in SCREEN_SLOTS])
         flagged = bool(slots.get("violence_flag")) or screen_positive(slots)
         region = slots.get("region")
         if region == "other":
             dispatcher.utter_message(text=content.text("onboarding.region_other"))
         _save_onboarding(tracker.sender_id, consent, region, flagged)
-        events: List[EventType] = [SlotSet("onboarded", True), SlotSet("screen_followup", None)]
+        events: List[EventType] = [SlotSet("onboarded", True), SlotSet("screen_followup", None),
+                                   SlotSet("screen_all", None)]
         if screen_positive(slots):
             dispatcher.utter_message(response="utter_escalate_violence")
             events += [SlotSet("violence_flag", True), SlotSet("safety_level", "replied")]
         else:
             dispatcher.utter_message(text=content.text("onboarding.negative_screen"))
+            if consent and not flagged:
+                _show_resume_code(dispatcher, tracker)
             if screen_past_partner(slots) and not flagged:
                 # About someone before: support, and the steps with the current partner stay open.
                 dispatcher.utter_message(text=content.text("safety.screen_past_partner"))
@@ -312,6 +363,21 @@ class ActionOnboardingOutcome(Action):
                 dispatcher.utter_message(text=content.text("safety.screen_concern"))
                 _note_screen_concern(tracker.sender_id)
                 events.append(SlotSet("safety_level", "sign"))
+            request = slots.get("first_request")
+            if not flagged and request in ("how_to_ask", "practice"):
+                # What the first message asked, answered now that the screen is done.
+                events.append(SlotSet("first_request", None))
+                if request == "practice":
+                    dispatcher.utter_message(text=content.text("onboarding.first_help_after.practice"), buttons=[
+                        {"title": content.text("practice.button_practice"), "payload": "/start_practice"}])
+                    return events
+                step = content.step_by_id("invite_without_blame")
+                dispatcher.utter_message(text=content.text("onboarding.first_help_after.how_to_ask", title=step.title),
+                                         buttons=[{"title": content.text("step.button_continue", title=step.title),
+                                                   "payload": common.start_payload(step.id)},
+                                                  {"title": content.text("practice.button_practice"),
+                                                   "payload": "/start_practice"}])
+                return events
             objection = slots.get("last_objection")
             if not flagged and objection in content.objections():
                 # The partner's objection that came with the first message, answered now that
@@ -405,6 +471,13 @@ class ActionSetConsent(Action):
             return [] if give else [SlotSet("consent_storage", False)]
         dispatcher.utter_message(text=content.text("consent.given" if give else "consent.withdrawn",
                                                    hours=_no_consent_hours()))
+        if give and tracker.get_slot("onboarded"):
+            _show_resume_code(dispatcher, tracker)
+        elif not give:
+            try:
+                common.store().forget_resume_code(tracker.sender_id)
+            except STORE_ERRORS:
+                logger.exception("progress store unavailable while forgetting a resume code")
         return [SlotSet("consent_storage", give)]
 
 
@@ -437,6 +510,29 @@ class AskOnboardingQuestion(Action):
 
 
 # rasa-sdk registers every Action subclass with a name; one per question of the form.
-for _slot in CONSENT_SLOTS + list(SCREEN_SLOTS) + ["start_over_confirmed"]:
+for _slot in CONSENT_SLOTS + ["screen_all"] + list(SCREEN_SLOTS) + ["start_over_confirmed"]:
     _cls_name = "Ask" + "".join(part.title() for part in _slot.split("_"))
     globals()[_cls_name] = type(_cls_name, (AskOnboardingQuestion,), {"slot": _slot})
+
+
+# What a first message asked, for one useful sentence before the first question (messages.yml first_help).
+FIRST_HELP = {
+    "what_next": "how_to_ask", "ask_help": "how_to_ask", "start_step": "how_to_ask", "show_menu": "how_to_ask",
+    "ask_going_alone": "how_to_ask", "start_practice": "practice",
+}
+
+
+class ActionIntro(Action):
+    """The introduction before onboarding, with one useful sentence for what the first message asked
+    ("just tell me how to ask him", "he says we can't afford it")."""
+
+    def name(self) -> Text:
+        return "action_intro"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        intent = common.latest_intent(tracker) or ""
+        key = "objection" if intent.startswith("report_objection_") else FIRST_HELP.get(intent)
+        if key:
+            dispatcher.utter_message(text=content.text(f"onboarding.first_help.{key}"))
+        dispatcher.utter_message(response="utter_intro")
+        return [SlotSet("first_request", key)] if key in ("how_to_ask", "practice") else []

@@ -90,6 +90,8 @@ def export_text(profile: Optional[Profile], conversation: privacy.PersonData, re
             lines.append(content.text("privacy.export_runs"))
             for run in profile.practice_runs:
                 lines.append(f"- {_date(run['created_at'])}: {run['persona']}, {run['outcome']}, {run['turns']} turns")
+    if profile is not None and profile.resume_code:
+        lines.append(content.text("privacy.export_resume_code"))
     if profile is not None and profile.flagged:
         lines.append(content.text("privacy.export_flag"))
     if profile is not None and profile.signs:

@@ -142,6 +142,26 @@ class PracticeRun(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
+class ResumeCode(Base):
+    """A resume code (web only): how a person comes back from a new tab or device. Only the code's
+    hash is stored (bot/actions/resume.py); one code per person, replaced when a new one is shown."""
+
+    __tablename__ = "resume_codes"
+    code_hash = Column(String(128), primary_key=True)
+    sender_id = Column(String(255), ForeignKey("users.sender_id", ondelete="CASCADE"), nullable=False,
+                       unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ResumeAttempt(Base):
+    """A code typed that matched nothing: guesses are limited per conversation and per hour."""
+
+    __tablename__ = "resume_attempts"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(255), nullable=False, index=True)
+    attempted_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
 @dataclass
 class StepState:
     step_id: str
@@ -162,6 +182,7 @@ class Profile:
     steps: Dict[str, StepState] = field(default_factory=dict)
     answers: List[Dict[str, object]] = field(default_factory=list)
     practice_runs: List[Dict[str, object]] = field(default_factory=list)
+    resume_code: bool = False  # a resume code exists (only its hash is stored)
 
     @property
     def done(self) -> List[str]:
@@ -226,6 +247,8 @@ class ProgressStore:
                 return profile
             profile.known = True
             profile.consent = user.consent
+            profile.resume_code = session.execute(
+                select(ResumeCode.code_hash).where(ResumeCode.sender_id == sender_id)).first() is not None
             profile.region = user.region
             profile.onboarded = user.onboarded_at is not None
             rows = session.execute(select(StepProgress).where(StepProgress.sender_id == sender_id)).scalars()
@@ -296,6 +319,7 @@ class ProgressStore:
                 session.execute(delete(PracticeRun).where(PracticeRun.sender_id == sender_id))
                 session.execute(delete(Reflection).where(Reflection.sender_id == sender_id))
                 session.execute(delete(StepProgress).where(StepProgress.sender_id == sender_id))
+                session.execute(delete(ResumeCode).where(ResumeCode.sender_id == sender_id))
                 session.execute(delete(User).where(User.sender_id == sender_id))
 
     @_retry_once
@@ -368,6 +392,99 @@ class ProgressStore:
             row.completed_at = now
             session.add(Reflection(sender_id=sender_id, step_id=step_id, answer=answer[:MAX_ANSWER_CHARS], created_at=now))
             return True
+
+    # ------------------------------------------------------------------ resume codes
+    @_retry_once
+    def set_resume_code(self, sender_id: str, code_hash: str) -> bool:
+        """Keep a new code's hash for a consenting person (an older code stops working)."""
+        with self._session() as session, session.begin():
+            if self._consenting_user(session, sender_id) is None:
+                return False
+            session.execute(delete(ResumeCode).where(ResumeCode.sender_id == sender_id))
+            session.add(ResumeCode(code_hash=code_hash, sender_id=sender_id))
+            return True
+
+    @_retry_once
+    def forget_resume_code(self, sender_id: str) -> bool:
+        with self._session() as session, session.begin():
+            return session.execute(delete(ResumeCode).where(ResumeCode.sender_id == sender_id)).rowcount > 0
+
+    @_retry_once
+    def has_resume_code(self, sender_id: str) -> bool:
+        with self._session() as session:
+            return session.execute(select(ResumeCode.code_hash).where(ResumeCode.sender_id == sender_id)).first() is not None
+
+    @_retry_once
+    def failed_resume_attempts(self, sender_id: Optional[str] = None, since: Optional[dt.datetime] = None) -> int:
+        """Codes typed that matched nothing: by this conversation, or by everyone since a time."""
+        from sqlalchemy import func
+        query = select(func.count()).select_from(ResumeAttempt)
+        if sender_id is not None:
+            query = query.where(ResumeAttempt.sender_id == sender_id)
+        if since is not None:
+            query = query.where(ResumeAttempt.attempted_at >= since)
+        with self._session() as session:
+            return int(session.execute(query).scalar() or 0)
+
+    @_retry_once
+    def note_failed_resume_attempt(self, sender_id: str) -> None:
+        with self._session() as session, session.begin():
+            session.add(ResumeAttempt(sender_id=sender_id))
+
+    @_retry_once
+    def resume(self, sender_id: str, code_hash: str) -> Optional[str]:
+        """Move the progress of the person whose code this is to this conversation, in one
+        transaction; the earlier conversation's id, or None when no code matches. The safety flag
+        and the quiet signs move too (a flag on either side stays); the code keeps working here."""
+        with self._session() as session, session.begin():
+            row = session.get(ResumeCode, code_hash)
+            if row is None:
+                return None
+            old = row.sender_id
+            if old == sender_id:
+                return old
+            old_user = session.get(User, old)
+            new_user = session.get(User, sender_id)
+            if new_user is None:
+                new_user = User(sender_id=sender_id, consent=True)
+                session.add(new_user)
+                session.flush()
+            if old_user is not None:
+                new_user.consent = True
+                new_user.region = old_user.region or new_user.region
+                if old_user.onboarded_at and (new_user.onboarded_at is None or old_user.onboarded_at < new_user.onboarded_at):
+                    new_user.onboarded_at = old_user.onboarded_at
+                new_user.created_at = min(new_user.created_at or old_user.created_at, old_user.created_at)
+            have = {r.step_id: r for r in session.execute(
+                select(StepProgress).where(StepProgress.sender_id == sender_id)).scalars()}
+            for item in session.execute(select(StepProgress).where(StepProgress.sender_id == old)).scalars():
+                here = have.get(item.step_id)
+                if here is None:
+                    item.sender_id = sender_id
+                    continue
+                # The same step in both: keep the earlier start and any completion.
+                here.started_at = min(here.started_at, item.started_at)
+                here.completed_at = here.completed_at or item.completed_at
+                session.delete(item)
+            for model in (Reflection, PracticeRun, SafetySign):
+                for item in session.execute(select(model).where(model.sender_id == old)).scalars():
+                    item.sender_id = sender_id
+            old_flag = session.get(SafetyFlag, old)
+            if old_flag is not None:
+                new_flag = session.get(SafetyFlag, sender_id)
+                if new_flag is None:
+                    session.add(SafetyFlag(sender_id=sender_id, flagged_at=old_flag.flagged_at, tier=old_flag.tier,
+                                           source=old_flag.source, reopenable=old_flag.reopenable))
+                else:
+                    new_flag.reopenable = (new_flag.reopenable is not False) and (old_flag.reopenable is not False)
+                session.delete(old_flag)
+            session.delete(row)
+            session.flush()
+            session.add(ResumeCode(code_hash=code_hash, sender_id=sender_id))
+            if old_user is not None:
+                session.flush()
+                session.delete(old_user)
+            return old
 
 
 def upgrade(url: Optional[str] = None) -> None:

@@ -25,10 +25,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import (ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY,
-                                       PREDICTED_CONFIDENCE_KEY, TEXT)
+from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.components.forced_intent import force_intent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [REPO_ROOT / "domain.yml", REPO_ROOT / "bot" / "content" / "messages.yml",
@@ -164,11 +165,7 @@ class ButtonTitleMatcher(GraphComponent):
         if found is None:
             return
         intent, entities = found
-        previous = message.get(INTENT_RANKING_KEY) or []
-        message.set(INTENT, {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [{INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}] + [
-            {INTENT_NAME_KEY: r[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: 0.0}
-            for r in previous if r.get(INTENT_NAME_KEY) != intent], add_to_output=True)
+        force_intent(message, intent)
         kept = [e for e in (message.get(ENTITIES) or []) if e.get("entity") not in entities]
         kept += [{"entity": name, "value": value, "start": 0, "end": len(text), "confidence_entity": 1.0,
                   "extractor": "ButtonTitleMatcher"} for name, value in entities.items()]

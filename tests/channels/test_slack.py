@@ -113,8 +113,11 @@ def test_buttons_the_screen_note_and_a_positive_screen(bot):
 
     mark = bot.fake.mark()
     post_slack(bot, slack_button_press(user, '/inform_region{"region": "US"}'), "application/x-www-form-urlencoded")
-    messages = until_buttons(bot, mark, user, question_text("screen_humiliated"))
+    messages = until_buttons(bot, mark, user, question_text("screen_all"))
     assert not any(is_note(m) for m in messages)  # once per conversation for the screen
+    mark = bot.fake.mark()
+    post_slack(bot, slack_button_press(user, "yes one or more"), "application/x-www-form-urlencoded")
+    messages = until_buttons(bot, mark, user, question_text("screen_humiliated"))
 
     # A "yes" is checked once (current partner or someone before?); about the current partner it
     # ends the screen: the action sends utter_escalate_violence; the note comes first.
@@ -129,7 +132,8 @@ def test_buttons_the_screen_note_and_a_positive_screen(bot):
         posted(bot, mark, user)))
     assert is_note(messages[0]) and messages[0]["text"] == ESCALATION_NOTE
     # Rasa saves the tracker after the turn's last message: wait for it rather than race it.
-    turns = ["hi", "/affirm", "/affirm", '/inform_region{"region": "US"}', "/affirm", "my current partner"]
+    turns = ["hi", "/affirm", "/affirm", '/inform_region{"region": "US"}', "yes one or more", "/affirm",
+             "my current partner"]
     bot.fake.wait(lambda: bot.user_texts(user) == turns, timeout=30, what="the tracker's user turns")
 
 

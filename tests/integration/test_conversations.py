@@ -7,6 +7,7 @@ from tests.conftest import load_eval
 from tests.safety_harness import (
     INTO_STEP,
     ONBOARDING_NEGATIVE,
+    ONBOARDING_ONE_BY_ONE,
     actions_after_last_user_message,
     conversation,
     escalates_first,
@@ -42,7 +43,7 @@ async def test_negative_screen_opens_the_menu(agent):
 
 async def test_positive_screen_escalates_in_the_same_turn(agent):
     # afraid: yes, checked once: about the current partner
-    sender, replies = await conversation(agent, ONBOARDING_NEGATIVE[:5] + ["/affirm"])
+    sender, replies = await conversation(agent, ONBOARDING_ONE_BY_ONE + ["/affirm"])
     assert "current partner" in joined(replies) and "1-800-799-7233" not in joined(replies)
     replies = await say(agent, sender, "my current partner")
     text = joined(replies)
@@ -56,8 +57,12 @@ async def test_positive_screen_escalates_in_the_same_turn(agent):
 
 
 async def test_not_safe_to_talk_pauses(agent):
-    _, replies = await conversation(agent, ["hi", "/affirm", "/deny"])
-    assert "come back" in joined(replies).lower()
+    sender, replies = await conversation(agent, ["hi", "/affirm", "/deny"])
+    said = joined(replies).lower()
+    assert "pause" in said and "pick up where we left off" in said
+    # Saying hi again later picks up at the same question, nothing lost.
+    replies = await say(agent, sender, "hi, i'm alone now")
+    assert "private" in joined(replies).lower() or "safe" in joined(replies).lower(), joined(replies)
 
 
 @pytest.mark.parametrize("step, words", [
@@ -80,7 +85,8 @@ async def test_each_working_step_end_to_end(agent, step, words):
 async def test_free_text_step_choice_and_whats_next(agent):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, "how much does therapy cost")
-    assert "budget" in joined(replies).lower()
+    # The practical answer (with the practice's rates), and the budget step offered.
+    assert "sliding scale" in joined(replies) and '/start_step{"step": "budget"}' in buttons(replies)
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, "what should I do next")
     assert '/start_step{"step": "accountability"}' in [b["payload"] for r in replies for b in r.get("buttons") or []]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import us_dv_number
-from tests.safety_harness import (ONBOARDING_NEGATIVE, actions_after_last_user_message, conversation,
-                                  safety_response_in, say)
+from tests.safety_harness import (ONBOARDING_NEGATIVE, ONBOARDING_ONE_BY_ONE, actions_after_last_user_message,
+                                  conversation, safety_response_in, say)
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +135,7 @@ async def test_own_violence_gets_a_reply_for_them(agent):
 
 
 async def test_the_screen_confirms_a_yes_and_tells_a_past_partner_apart(agent):
-    sender, replies = await conversation(agent, ONBOARDING_NEGATIVE[:5] + ["/affirm"])  # afraid: yes
+    sender, replies = await conversation(agent, ONBOARDING_ONE_BY_ONE + ["/deny", "/affirm"])  # afraid: yes
     assert "current partner" in joined(replies)
     replies = await say(agent, sender, "someone I was with before")
     await say(agent, sender, "/deny")  # forced
@@ -149,7 +149,7 @@ async def test_the_screen_confirms_a_yes_and_tells_a_past_partner_apart(agent):
 
 
 async def test_an_unclear_screen_answer_gets_one_follow_up(agent):
-    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE[:8])
+    sender, _ = await conversation(agent, ONBOARDING_ONE_BY_ONE + ["/deny"] * 4)
     replies = await say(agent, sender, "sometimes")  # "do you feel safe?"
     assert "are there times" in joined(replies).lower()
     replies = await say(agent, sender, "not sure")

@@ -287,7 +287,7 @@ def test_a_new_user_on_a_phone_completes_a_coaching_step_with_buttons_and_free_t
     suggested by "What's next?", an answer typed in their own words, progress, and an objection."""
     browser.set_window_size(360, 740)
     open_chat(browser, servers)
-    for label in ["Yes, keep my progress", "Yes, I can talk", "United States", "No", "No", "No", "No", "Yes", "No"]:
+    for label in ["Yes, keep my progress", "Yes, I can talk", "United States", "None of these"]:
         replies = click_choice(browser, label)
     assert any("parts of the program" in r for r in replies), replies
     replies = click_choice(browser, "What's next")
@@ -305,6 +305,32 @@ def test_a_new_user_on_a_phone_completes_a_coaching_step_with_buttons_and_free_t
     assert browser.execute_script("return document.documentElement.scrollWidth;") <= width
     RESULTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(RESULTS / "widget-360px-step.png"))
+
+
+def test_a_resume_code_continues_in_a_new_tab(servers, browser):
+    """Agree to keep progress, finish a step, close the tab; in a fresh browser session (a new tab
+    or another device) the code typed alone brings the progress back. The page says what closing
+    the tab does."""
+    open_chat(browser, servers)
+    assert "resume code" in browser.find_element("id", "cc-privacy").text
+    for label in ["Yes, keep my progress", "Yes, I can talk", "United States", "None of these"]:
+        replies = click_choice(browser, label)
+    found = re.search(r"\b[a-z]+(?:-[a-z]+){3}\b", " ".join(replies))
+    assert found, replies
+    code = found.group(0)
+    replies = click_choice(browser, "What's next")
+    click_choice(browser, "Start:")
+    replies = say(browser, "I tend to go quiet for days; next time I'll say what bothers me the same evening")
+    assert any("saved your answer" in r.lower() for r in replies), replies
+    browser.execute_script("window.sessionStorage.clear();")  # the tab is closed: its session is gone
+    browser.delete_all_cookies()
+    browser.get("about:blank")
+    # A new tab session: the widget starts a new conversation; the code, typed alone, resumes.
+    open_chat(browser, servers)
+    replies = say(browser, code.replace("-", " "))
+    assert any("Welcome back" in r and "1 step done" in r for r in replies), replies
+    replies = say(browser, "show my progress")
+    assert any("done" in r.lower() for r in replies), replies
 
 
 def test_offline_notice_and_reconnection_after_a_server_restart(servers, browser):

@@ -184,7 +184,8 @@
 
   var privacy = el("p", { className: "cc-privacy", id: "cc-privacy" },
     "Quick exit (the red button, or Shift pressed 3 times) leaves this page and clears this chat from this tab. " +
-    "It does not erase your browser history. This chat is kept only until you close this tab.");
+    "It does not erase your browser history. Closing this tab closes the chat on this screen; if you " +
+    "let the coach keep your progress, type your resume code in a new tab or on another device to continue.");
 
   dialog.appendChild(header);
   dialog.appendChild(status);

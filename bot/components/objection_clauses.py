@@ -1,0 +1,180 @@
+"""Two objections in one short message ("counseling is for sissies, and a waste of money").
+
+The intent classifier reads a message as a whole and gives one intent: with two reasons in it, the
+probability is split between them, so it may pick either, or neither clearly (then the fallback asks
+"did you mean...?"). This component reads a short message clause by clause (split at commas,
+semicolons, sentence ends and "and / but / also / plus"), each clause with a small logistic
+regression over its sentence embedding (the same all-MiniLM-L6-v2 vector), trained on the NLU
+examples: objection intents against everything else (classes balanced). A clause is also read
+as reported speech ("he says ..."), since later clauses often have no subject. Only messages whose
+first intent is an objection (or whose two first intents both are) are read this way. When two clauses name two different
+objections with confidence, the first one named is the main one (the labelling guide's rule) and
+becomes the intent; the other is kept as `second_objection` in the parse data, and
+`action_offer_second_objection` offers it after the answer (bot/actions/objections.py).
+
+Runs after the intent classifier and before the safety gate, which still overrides any intent.
+Persistence: plain arrays (.npz) and JSON, no pickle.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY,
+                                       PREDICTED_CONFIDENCE_KEY, TEXT)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "report_objection_"
+OTHER = "other"
+SECOND_KEY = "second_objection"
+_CLAUSES = re.compile(r"[,;.!?]+|\b(?:and|but|also|plus|as well as)\b", re.IGNORECASE)
+
+
+def clauses(text: str) -> List[str]:
+    return [c.strip() for c in _CLAUSES.split(text or "") if len(c.split()) >= 2]
+
+
+def _dense_vector(message: Message) -> Optional[np.ndarray]:
+    for feature in message.features:
+        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and not feature.is_sparse():
+            return np.asarray(feature.features, dtype=np.float32).reshape(-1)
+    return None
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class ObjectionClauses(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "C": 10.0,
+            "min_confidence": 0.5,   # each clause's objection, from the clause classifier
+            "max_words": 40,         # longer messages are stories: the whole-message intent stands
+        }
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
+        self._config = {**self.get_default_config(), **(config or {})}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.classes: List[str] = []
+        self.coef: Optional[np.ndarray] = None
+        self.intercept: Optional[np.ndarray] = None
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "ObjectionClauses":
+        return cls(config, model_storage, resource)
+
+    # ------------------------------------------------------------------ training
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.linear_model import LogisticRegression
+
+        vectors, labels = [], []
+        for example in training_data.intent_examples:
+            vector = _dense_vector(example)
+            intent = example.get(INTENT) or ""
+            text = example.get(TEXT) or ""
+            if vector is None or not text or text.startswith("/") or len(text.split()) > 25:
+                continue  # clauses are short: the long real passages would blur them
+            vectors.append(vector)
+            labels.append(intent if intent.startswith(PREFIX) else OTHER)
+        if len(set(labels)) > 2:
+            # Balanced: "other" has ten times the examples and would swallow short clauses.
+            model = LogisticRegression(C=float(self._config["C"]), max_iter=3000, class_weight="balanced")
+            model.fit(np.stack(vectors), labels)
+            self.classes = [str(c) for c in model.classes_]
+            self.coef = model.coef_.astype(np.float64)
+            self.intercept = model.intercept_.astype(np.float64)
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as directory:
+            if self.coef is not None:
+                np.savez(Path(directory) / "clauses.npz", coef=self.coef, intercept=self.intercept)
+                (Path(directory) / "classes.json").write_text(json.dumps(self.classes))
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "ObjectionClauses":
+        component = cls(config, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as directory:
+                arrays = np.load(Path(directory) / "clauses.npz", allow_pickle=False)
+                component.coef, component.intercept = arrays["coef"], arrays["intercept"]
+                component.classes = json.loads((Path(directory) / "classes.json").read_text())
+        except (ValueError, FileNotFoundError, KeyError) as error:
+            logger.warning(f"ObjectionClauses has no trained model ({error}); messages are read whole")
+        return component
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    # ------------------------------------------------------------------ every message
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        logits = vectors.astype(np.float64) @ self.coef.T + self.intercept
+        if len(self.classes) == 2:  # sklearn's binary case: one row of coefficients
+            logits = np.hstack([-logits, logits])
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def objections_in(self, text: str) -> List[str]:
+        """The objection intents named by the clauses, in the order they are named."""
+        parts = clauses(text)
+        if len(parts) < 2 or self.coef is None:
+            return []
+        from bot.nlp.sentence_encoder import shared_encoder
+
+        # A clause after the first often has no subject ("..., and a waste of money"): it is also read
+        # as reported speech, and the best reading counts.
+        variants = [[part, f"he says {part}", f"he says it's {part}"] for part in parts]
+        rows = self.probabilities(shared_encoder().encode([v for group in variants for v in group]))
+        other = self.classes.index(OTHER) if OTHER in self.classes else None
+        found: List[str] = []
+        for i in range(len(parts)):
+            group = rows[3 * i:3 * i + 3].copy()
+            if other is not None:
+                group[:, other] = 0.0
+            row, column = np.unravel_index(int(np.argmax(group)), group.shape)
+            name = self.classes[column]
+            if group[row, column] >= float(self._config["min_confidence"]) and name not in found:
+                found.append(name)
+        return found
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self.read(message)
+        return messages
+
+    def read(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        top = [(r.get(INTENT_NAME_KEY) or "") for r in ranking[:2]]
+        # Only where the classifier heard an objection: first, or both of the two it hesitates between.
+        if (not text or text.startswith("/") or len(text.split()) > int(self._config["max_words"])
+                or not top or not (top[0].startswith(PREFIX) or all(t.startswith(PREFIX) for t in top))):
+            return
+        found = self.objections_in(text)
+        if len(found) < 2:
+            return
+        main, second = found[0], found[1]
+        rest = [r for r in ranking if r.get(INTENT_NAME_KEY) not in (main, second)]
+        total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) for r in rest) or 1.0
+        message.set(INTENT, {INTENT_NAME_KEY: main, PREDICTED_CONFIDENCE_KEY: 0.9}, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [{INTENT_NAME_KEY: main, PREDICTED_CONFIDENCE_KEY: 0.9},
+                                         {INTENT_NAME_KEY: second, PREDICTED_CONFIDENCE_KEY: 0.05}] + [
+            {INTENT_NAME_KEY: r[INTENT_NAME_KEY],
+             PREDICTED_CONFIDENCE_KEY: 0.05 * float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) / total} for r in rest],
+            add_to_output=True)
+        message.set(SECOND_KEY, second, add_to_output=True)
