@@ -64,6 +64,11 @@ async def onboarded_with_code(store, tracker_factory, dispatcher, domain, sender
     return shown_code(dispatcher)
 
 
+async def test_during_the_first_questions_the_code_is_promised(store, tracker_factory, dispatcher, domain):
+    await resume.ActionShowResumeCode().run(dispatcher, tracker_factory("q", {"consent_storage": True}), domain)
+    assert shown_code(dispatcher) is None and "as soon as these few questions are done" in texts(dispatcher)
+
+
 async def test_a_code_moves_the_progress_to_the_new_conversation(store, tracker_factory, dispatcher, domain):
     code = await onboarded_with_code(store, tracker_factory, dispatcher, domain)
     assert code and store.has_resume_code("old")

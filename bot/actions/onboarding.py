@@ -189,8 +189,12 @@ class ValidateOnboardingForm(FormValidationAction):
                                  domain: DomainDict) -> Dict[Text, Any]:
         # "don't save anything" / "yes keep my progress" answer the question too.
         intent = common.latest_intent(tracker)
+        words = common.clean_text(value).lower().strip(" .!?")
         if intent in ("give_storage_consent", "withdraw_storage_consent"):
             result = {"consent_storage": intent == "give_storage_consent"}
+        elif intent == "skip" or words in ("skip", "later", "not now", "maybe later", "decide later", "pass"):
+            # Not deciding now: nothing is stored until they say so ("keep my progress" works any time).
+            result = {"consent_storage": False}
         else:
             result = self._yes_no("consent_storage", value, dispatcher, tracker)
         if result["consent_storage"] is not None:

@@ -88,6 +88,10 @@ class ActionShowResumeCode(Action):
             dispatcher.utter_message(text=content.text("resume.no_consent", hours=_hours()), buttons=[
                 {"title": content.text("resume.button_keep"), "payload": "/give_storage_consent"}])
             return []
+        if not tracker.get_slot("onboarded"):
+            # Progress is written at the end of the first questions; the code comes with it.
+            dispatcher.utter_message(text=content.text("resume.after_questions"))
+            return []
         if not issue_and_show(dispatcher, tracker):
             dispatcher.utter_message(text=content.text("resume.failed"))
         return []

@@ -238,3 +238,16 @@ async def test_without_consent_there_is_no_code(agent):
     assert code_in(replies) is None
     replies = await say(agent, sender, "how do I come back later?")
     assert "not keeping your progress" in joined(replies) and code_in(replies) is None
+
+
+async def test_skip_at_the_storage_question_stores_nothing_for_now(agent):
+    sender, replies = await conversation(agent, ["hi", "skip"])
+    assert "won't keep your steps" in joined(replies) and "somewhere private" in joined(replies)
+    assert await slot(agent, sender, "consent_storage") is False
+
+
+async def test_how_do_i_come_back_during_the_first_questions_does_not_answer_them(agent):
+    sender, replies = await conversation(agent, ["hi", "/affirm", "how do I come back later?"])
+    assert "pause" not in joined(replies) and "somewhere private" in joined(replies)
+    assert "as soon as these few questions are done" in joined(replies)
+    assert await slot(agent, sender, "safe_to_talk") is None
