@@ -112,12 +112,14 @@ def _wordings() -> List[Tuple[str, str]]:
 
 
 def replies_of(replies: List[dict]) -> List[Tuple[str, List[str]]]:
-    """Text and button payloads; wordings chosen by the sender id become placeholders, so two
-    senders' conversations compare equal when the bot did the same."""
+    """Text and button payloads; wordings chosen by the sender id, and resume codes (random),
+    become placeholders, so two senders' conversations compare equal when the bot did the same."""
+    from bot.resume_codes import redact
+
     wordings = _wordings()
     out = []
     for r in replies:
-        text = r.get("text") or ""
+        text = redact(r.get("text") or "")
         for wording, placeholder in wordings:
             text = text.replace(wording, placeholder)
         out.append((text, [b["payload"] for b in r.get("buttons") or []]))

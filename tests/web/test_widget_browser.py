@@ -159,7 +159,7 @@ def test_markup_from_the_user_and_from_the_bot_stays_text(servers, browser):
     attack = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>'
     for text in ONBOARDING_NEGATIVE[1:] + ['/start_step{"step": "accountability"}']:
         say(browser, text)
-    say(browser, "I want to listen more " + attack)
+    say(browser, "I want to listen more and stay calm when we argue " + attack)
     replies = say(browser, "show my progress")
     assert any("<img src=x" in r for r in replies), replies
     log = browser.find_element("css selector", ".cc-log")
