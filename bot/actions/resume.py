@@ -29,6 +29,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot import privacy
 from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS
 from bot.resume_codes import code_hash, new_code, normalise
@@ -85,7 +86,7 @@ class ActionShowResumeCode(Action):
             dispatcher.utter_message(text=content.text("resume.account_channel"))
             return []
         if not common.consented(tracker):
-            dispatcher.utter_message(text=content.text("resume.no_consent", hours=_hours()), buttons=[
+            dispatcher.utter_message(text=content.text("resume.no_consent", hours=privacy.no_consent_hours()), buttons=[
                 {"title": content.text("resume.button_keep"), "payload": "/give_storage_consent"}])
             return []
         if not tracker.get_slot("onboarded"):
@@ -119,8 +120,8 @@ class ActionResumeWithCode(Action):
         return "action_resume_with_code"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from bot import privacy
         from bot.actions.onboarding import restored_slots
+        from bot.actions.privacy import _tracker_engine
 
         code = normalise(tracker.latest_message.get("text") or "")
         # In the first questions, a code that does not work leaves them where they were.
@@ -160,14 +161,3 @@ class ActionResumeWithCode(Action):
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
         events += restored_slots(profile)
         return events
-
-
-def _tracker_engine():
-    from bot import privacy
-    from bot.actions.progress_db import _engine
-    return _engine(privacy.tracker_url())
-
-
-def _hours() -> int:
-    from bot import privacy
-    return privacy.no_consent_hours()

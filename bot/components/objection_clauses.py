@@ -28,10 +28,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import (FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY,
-                                       PREDICTED_CONFIDENCE_KEY, TEXT)
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.safety.gate import _dense_vector  # the message's sentence embedding, as the gate reads it
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +44,6 @@ _CLAUSES = re.compile(r"[,;.!?]+|\b(?:and|but|also|plus|as well as)\b", re.IGNOR
 
 def clauses(text: str) -> List[str]:
     return [c.strip() for c in _CLAUSES.split(text or "") if len(c.split()) >= 2]
-
-
-def _dense_vector(message: Message) -> Optional[np.ndarray]:
-    for feature in message.features:
-        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and not feature.is_sparse():
-            return np.asarray(feature.features, dtype=np.float32).reshape(-1)
-    return None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
