@@ -38,18 +38,24 @@ def featurizers(storage, context):
     return tokenizer, words, chars, sentence
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    storage = LocalModelStorage(tmp_path_factory.mktemp("storage"))
-    context = ExecutionContext(GraphSchema({}), node_name="intents")
-    data = TrainingData([Message(data={TEXT: text, INTENT: intent})
-                         for intent, texts in EXAMPLES.items() for text in texts])
+def featurized(storage, context, data):
+    """The featurizers, trained on `data` and run over it (the pipeline's order before a classifier)."""
     tokenizer, words, chars, sentence = featurizers(storage, context)
     tokenizer.process_training_data(data)
     for featurizer in (words, chars):
         featurizer.train(data)
         featurizer.process_training_data(data)
     sentence.process_training_data(data)
+    return tokenizer, words, chars, sentence
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    storage = LocalModelStorage(tmp_path_factory.mktemp("storage"))
+    context = ExecutionContext(GraphSchema({}), node_name="intents")
+    data = TrainingData([Message(data={TEXT: text, INTENT: intent})
+                         for intent, texts in EXAMPLES.items() for text in texts])
+    tokenizer, words, chars, sentence = featurized(storage, context, data)
     resource = Resource("intents")
     classifier = SentenceIntentClassifier.create(SentenceIntentClassifier.get_default_config(), storage, resource,
                                                  context)

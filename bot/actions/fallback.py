@@ -24,7 +24,7 @@ NOT_GUESSED = {"nlu_fallback", "out_of_scope", "affirm", "deny", "disclose_immed
                "withdraw_storage_consent", "start_over", "goodbye", "delete_my_data",
                "non_english", "non_english_danger", "disclose_coercive_control", "disclose_warning_sign",
                "disclose_own_violence", "partner_nearby", "retract_disclosure", "unsure",
-               # a practical question needs its words (the ResponseSelector picks the answer from them);
+               # a practical question needs its words (the answer selector picks the answer from them);
                # a code is typed, never guessed; forgetting a code is not undone by a guess
                "practical", "enter_resume_code", "forget_resume_code"}
 

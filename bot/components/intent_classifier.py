@@ -187,13 +187,17 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
 
     # --- training -------------------------------------------------------------------------
 
+    def labelled_examples(self, training_data: TrainingData) -> Tuple[List[Message], List[Text]]:
+        """The examples to learn from and their labels: here every message with an intent."""
+        examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
+        return examples, [e.get(INTENT) for e in examples]
+
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
 
-        examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
-        labels = [e.get(INTENT) for e in examples]
+        examples, labels = self.labelled_examples(training_data)
         if len(set(labels)) < 2:
-            logger.warning("SentenceIntentClassifier needs at least two intents; not trained")
+            logger.warning(f"{type(self).__name__} needs at least two labels; not trained")
             return self._resource
         per_message = [_sentence_features(e) for e in examples]
         self.origins = sorted({origin for sparse, _ in per_message for origin in sparse})
