@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 import yaml
@@ -35,7 +36,15 @@ REFUSE_AT = -4.0
 OFFERS = {"test_drive", "choose_together"}   # a concrete, low-cost offer is needed to agree
 STOP_WORDS = {"stop", "exit", "quit", "end", "stop practice", "stop practicing", "stop practising",
               "end practice", "stop the practice", "i want to stop", "enough", "cancel", "/stop"}
-QUOTE_CHARS = 120
+QUOTE_CHARS = 160
+WORKED_QUOTED = 4          # techniques quoted in the feedback; the rest are named in one line
+# "hint", "any tips?", "what should I say?": help during the run, which goes on (not a partner line).
+HINT_PATTERN = re.compile(
+    r"^\W*(?:(?:can i (?:get|have) |give me |got |any |a |some |need |need a |i need (?:a |some )?)?"
+    r"(?:hint|hints|tip|tips|help|advice|suggestion|suggestions)(?: please| pls| plz)?"
+    r"|(?:i'?m|im) stuck|what (?:should|do|can) i say(?: now| next)?|what now|help me|i don'?t know what to say)\W*$")
+# Which pitfall the partner answers first when a line has several.
+REACTION_ORDER = ("ultimatum", "tricks", "labelling", "blame", "pressure", "sarcasm", "others_opinions")
 DONE = "__done__"
 
 OUTCOME_AGREES = "agrees_one_session"
@@ -66,6 +75,30 @@ def is_stop(text: str) -> bool:
     return words in STOP_WORDS
 
 
+def is_hint(text: str) -> bool:
+    return bool(HINT_PATTERN.match(" ".join(str(text or "").lower().split())))
+
+
+def hint(run: Dict[str, Any]) -> str:
+    """One hint from what the persona most needs and has not heard yet."""
+    missed = missed_techniques(run)
+    if not missed:
+        return feedback_text("hint_none")
+    return feedback_text("hint", hint=data()["hints"][missed[0]])
+
+
+def _fresh(options: List[str], said: List[str], key: str, turn: int) -> Optional[str]:
+    """A wording from `options` not yet said in this run (starting from the usual variant)."""
+    if not options:
+        return None
+    first = options.index(content.variant(options, key, turn))
+    for i in range(len(options)):
+        option = options[(first + i) % len(options)]
+        if option not in said:
+            return option
+    return None
+
+
 def match_persona(text: str) -> Optional[str]:
     """A persona id from a button payload, a number, the id, or words of its title."""
     words = " ".join(str(text or "").lower().replace("_", " ").split())
@@ -87,32 +120,38 @@ def match_persona(text: str) -> Optional[str]:
 def new_run(persona: str, sender: str) -> Dict[str, Any]:
     opening = content.variant(personas()[persona]["opening"], sender, persona, "opening")
     return {"persona": persona, "turn": 0, "openness": 0.0, "used": {}, "pitfalls": [], "lines": 0,
-            "reply": opening, "outcome": None}
+            "reply": opening, "outcome": None, "said": [opening]}
 
 
 def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, key: str = "") -> Dict[str, Any]:
     """The run after one user line: the partner's reply, and the outcome when it is over (pure)."""
-    run = dict(run, used=dict(run["used"]), pitfalls=list(run["pitfalls"]))
+    run = dict(run, used=dict(run["used"]), pitfalls=list(run["pitfalls"]), said=list(run.get("said") or []))
     persona = personas()[run["persona"]]
     run["turn"] += 1
-    quote = _quote(line)
     fresh = [t for t in analysis.techniques if t not in run["used"]]
     for technique in fresh:
-        run["used"][technique] = quote
+        run["used"][technique] = _quote(analysis.techniques[technique])
         run["openness"] += NEW_TECHNIQUE + (NEEDED_TECHNIQUE if technique in persona.get("needs", []) else 0)
     for pitfall in analysis.pitfalls:
-        run["pitfalls"].append({"label": pitfall, "quote": quote})
+        run["pitfalls"].append({"label": pitfall, "quote": _quote(analysis.pitfalls[pitfall]),
+                                "kept": [_quote(k) for k in analysis.kept[:2]]})
         run["openness"] += PITFALL
     turn = run["turn"]
+    said = run["said"]
+    # The partner answers what was just said: the worst pitfall, else the technique it most needed,
+    # else its mood; never a line already said in this run.
+    pools: List[List[str]] = []
     if analysis.pitfalls:
-        reply = content.variant(persona["lines"]["hardened"], key, turn)
+        worst = min(analysis.pitfalls, key=lambda p: REACTION_ORDER.index(p) if p in REACTION_ORDER else 99)
+        pools += [data()["pitfalls"][worst].get("reactions") or [], persona["lines"]["hardened"]]
     elif fresh:
-        best = next((t for t in fresh if t in persona.get("needs", [])), fresh[0])
-        reply = persona["hears"][best]
-    elif run["openness"] >= TIME_AT:
-        reply = content.variant(persona["lines"]["softening"], key, turn)
-    else:
-        reply = content.variant(persona["lines"]["guarded"], key, turn)
+        ordered = sorted(fresh, key=lambda t: t not in persona.get("needs", []))
+        pools += [[persona["hears"][t]] for t in ordered]
+    mood = "softening" if run["openness"] >= TIME_AT else "guarded"
+    pools += [persona["lines"][mood], persona["lines"]["guarded" if mood == "softening" else "softening"],
+              persona["lines"]["hardened"]]
+    reply = next((r for r in (_fresh(pool, said, key, turn) for pool in pools) if r),
+                 content.variant(persona["lines"][mood], key, turn))
     outcome = None
     if turn >= MIN_TURNS and not analysis.pitfalls and run["openness"] >= AGREE_AT and OFFERS & set(run["used"]):
         outcome = OUTCOME_AGREES
@@ -124,12 +163,17 @@ def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, 
         reply = content.variant(persona["endings"][outcome], key, turn)
     run["reply"] = reply
     run["outcome"] = outcome
+    said.append(reply)
     return run
 
 
 def _quote(line: str) -> str:
+    """The user's words in full, or cut at a word and marked when longer than QUOTE_CHARS."""
     text = " ".join(str(line).split())
-    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 3].rstrip() + "..."
+    if len(text) <= QUOTE_CHARS:
+        return text
+    cut = text[:QUOTE_CHARS].rsplit(" ", 1)[0].rstrip(",;:-")
+    return cut + " \u2026"
 
 
 def missed_techniques(run: Dict[str, Any]) -> List[str]:
@@ -139,24 +183,51 @@ def missed_techniques(run: Dict[str, Any]) -> List[str]:
     return [t for t in order if t not in run["used"]]
 
 
+def better_line(pitfall: Dict[str, Any]) -> str:
+    """A better line built from what the user said: the sentences of that line that did no harm,
+    then the pitfall's example of what to say instead."""
+    example = data()["pitfalls"][pitfall["label"]]["example_rewrite"]
+    kept = [k for k in pitfall.get("kept") or [] if not k.endswith("\u2026")]
+    return " ".join([*(k if k[-1:] in ".!?" else k + "." for k in kept), example])
+
+
 def feedback(run: Dict[str, Any], previous: Optional[Dict[str, Any]] = None) -> List[str]:
-    """What worked (quoting the user), what to try next (with a rewrite), steps to revisit."""
+    """Most important first: what hurt (quoted once, why, a better line built from the user's words),
+    what worked (one line per technique, each quote shown once), one thing to add, steps to revisit."""
     techniques = data()["techniques"]
     pitfalls = data()["pitfalls"]
     persona_title = personas()[run["persona"]]["title"]
     messages = [feedback_text("intro"), feedback_text(f"outcome.{run['outcome'] or OUTCOME_STOPPED}", persona=persona_title)]
-    worked = [feedback_text("worked", label=techniques[t]["label"], quote=q) for t, q in list(run["used"].items())[:3]]
-    messages.append("\n".join(worked) if worked else feedback_text("nothing_worked"))
+    quoted: List[str] = []
     steps: List[str] = []
-    if run["pitfalls"]:
-        first = run["pitfalls"][0]
-        pitfall = pitfalls[first["label"]]
-        messages.append(f'{pitfall["label"]}: "{first["quote"]}"\n'
-                        + feedback_text("try_next", tip=pitfall["rewrite_tip"], rewrite=pitfall["example_rewrite"]))
-        steps += [pitfalls[p["label"]]["step"] for p in run["pitfalls"]]
+    distinct = list({p["label"]: p for p in reversed(run["pitfalls"])}.values())[::-1]  # first time each
+    for pitfall in distinct[:2]:
+        info = pitfalls[pitfall["label"]]
+        why = " ".join(info["why"].split())
+        lines = [feedback_text("pitfall_same_line" if pitfall["quote"] in quoted else "pitfall",
+                               label=info["label"], quote=pitfall["quote"], why=why),
+                 feedback_text("better_line", short=info["short"], rewrite=better_line(pitfall))]
+        quoted.append(pitfall["quote"])
+        messages.append("\n".join(lines))
+        steps.append(info["step"])
+    if len(distinct) > 2:
+        messages.append(feedback_text("more_pitfalls", labels=", ".join(pitfalls[p["label"]]["label"].lower()
+                                                                        for p in distinct[2:])))
+    worked = []
+    used = list(run["used"].items())
+    for technique, quote in used[:WORKED_QUOTED]:
+        label = techniques[technique]["label"]
+        worked.append(feedback_text("worked_same_line", label=label) if quote in quoted
+                      else feedback_text("worked", label=label, quote=quote))
+        quoted.append(quote)
+    if used[WORKED_QUOTED:]:
+        worked.append(feedback_text("worked_also", labels=", ".join(techniques[t]["label"].lower()
+                                                                   for t, _ in used[WORKED_QUOTED:])))
+    messages.append("\n".join(worked) if worked else feedback_text("nothing_worked"))
     missed = missed_techniques(run)
     if missed:
-        messages.append(feedback_text("missed", label=techniques[missed[0]]["label"]) + " " + " ".join(techniques[missed[0]]["why"].split()))
+        messages.append(feedback_text("missed", label=techniques[missed[0]]["label"]) + " "
+                        + " ".join(techniques[missed[0]]["why"].split()))
         steps.append(techniques[missed[0]]["step"])
     if previous is not None:
         new = [t for t in run["used"] if t not in previous.get("techniques_used", [])]
@@ -234,6 +305,10 @@ class ValidatePracticeForm(FormValidationAction):
         if not text or text.startswith("/"):
             dispatcher.utter_message(text=content.text("practice.say_something"))
             return {"practice_line": None}
+        if is_hint(text):
+            # The hint, then the form asks again: the partner's last line (action_ask_practice_line).
+            dispatcher.utter_message(text=hint(run))
+            return {"practice_line": None, "practice_state": run}
         analysis = invitation.analyze(text)
         run = partner_turn(run, text, analysis, key=f"{tracker.sender_id}:{run['persona']}")
         if run["outcome"]:

@@ -1,5 +1,10 @@
 """What a practice-run line does: a pure function from a line to the techniques and pitfalls in it.
 
+Two layers. The patterns find the phrasings someone wrote down, precisely; a model trained on
+labelled lines (invitation_model.py) finds the rest. A label is found when either finds it, and
+quoted with the sentence it was found in. A pitfall wins over the technique it contradicts: "either
+you come or we're done, your choice" is an ultimatum, never also a choice offered (CONTRADICTS).
+
 The patterns are data (`invitation_patterns.yml` beside this file) in the pattern language of the
 danger patterns, compiled into spaCy `Matcher` patterns over the same blank pipeline with lemmas.
 On top of the patterns the analyzer handles three things plain matching gets wrong:
@@ -17,15 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
+import numpy as np
 from spacy.language import Language
 from spacy.matcher import Matcher
 
+from bot.nlp import invitation_model
 from bot.safety.detector import PatternError, _compile_all, load_config, normalise
 
 PATTERNS_FILE = Path(__file__).with_name("invitation_patterns.yml")
 TECHNIQUES = ("reassure_love", "not_about_blame", "their_side", "i_we_language", "test_drive",
               "choose_together", "calm_moment", "time_to_think")
-PITFALLS = ("blame", "ultimatum", "sarcasm", "pressure", "others_opinions")
+PITFALLS = ("blame", "ultimatum", "sarcasm", "pressure", "tricks", "labelling", "others_opinions")
 LABELS = TECHNIQUES + PITFALLS
 
 NEGATIONS = {"not", "n't", "nt", "never", "no", "nobody", "noone", "nothing", "neither", "nor", "without",
@@ -39,16 +46,27 @@ QUESTION_OPENERS = {"do", "does", "did", "are", "is", "was", "were", "have", "ha
 REPORTING_VERBS = {"say", "said", "says", "tell", "told", "tells", "call", "called", "calls", "write",
                    "wrote", "yell", "yelled", "shout", "shouted", "text", "texted", "ask", "asked",
                    "go", "goes", "went", "like"}
+# A pitfall in a line cancels these techniques in the same line: an offer made under a threat, a
+# booking made behind the partner's back or a demand for an answer is no real choice or time.
+CONTRADICTS = {
+    "ultimatum": {"choose_together", "time_to_think"},
+    "pressure": {"choose_together", "time_to_think"},
+    "tricks": {"choose_together", "time_to_think"},
+    "blame": {"not_about_blame"},
+    "labelling": {"not_about_blame"},
+}
 _QUOTED = re.compile(r'"([^"]*)"')
 _SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """Labels found in one line, each with the words that showed it (for quoting in feedback)."""
+    """Labels found in one line, each with the sentence that showed it (for quoting in feedback),
+    and the line's sentences that show no pitfall (to build a better line from)."""
 
     techniques: Dict[str, str] = field(default_factory=dict)
     pitfalls: Dict[str, str] = field(default_factory=dict)
+    kept: Tuple[str, ...] = ()
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -96,9 +114,39 @@ class InvitationAnalyzer:
             if rule.get("unless"):
                 self.unless.add(key, _compile_all(rule["unless"], groups))
 
-    def analyze(self, text: str) -> Analysis:
+    def analyze(self, text: str, use_model: bool = True) -> Analysis:
+        """Patterns, then the model (unless `use_model` is False or it is unavailable), then CONTRADICTS."""
+        plain = " ".join(str(text or "").replace("\u201c", '"').replace("\u201d", '"').split())[:2000]
+        sentences = [s.strip() for s in _SENTENCE.findall(plain) if s.strip() and re.search(r"\w", s)]
+        if not sentences:
+            return Analysis()
+        found: List[Dict[str, str]] = [self.pattern_matches(s) for s in sentences]
+        model = invitation_model.default_model(LABELS) if use_model else None
+        if model is not None:
+            texts = [plain] + (sentences if len(sentences) > 1 else [])
+            probabilities = model.probabilities(texts)
+            for label in model.found(probabilities[0])[0]:
+                if any(label in labels for labels in found):
+                    continue
+                column = model.labels.index(label)
+                where = int(np.argmax(probabilities[1:, column])) if len(sentences) > 1 else 0
+                found[where][label] = sentences[where]
+        line = {label for labels in found for label in labels}
+        cancelled = {t for p in line for t in CONTRADICTS.get(p, ())}
         techniques: Dict[str, str] = {}
         pitfalls: Dict[str, str] = {}
+        for sentence, labels in zip(sentences, found):
+            for label in labels:
+                if label in PITFALLS:
+                    pitfalls.setdefault(label, sentence)
+                elif label not in cancelled:
+                    techniques.setdefault(label, sentence)
+        kept = tuple(s for s, labels in zip(sentences, found) if not set(labels) & (set(PITFALLS) | cancelled))
+        return Analysis(techniques=_ordered(techniques, TECHNIQUES), pitfalls=_ordered(pitfalls, PITFALLS), kept=kept)
+
+    def pattern_matches(self, text: str) -> Dict[str, str]:
+        """The labels the patterns find in `text` (one sentence or more), with the words that matched."""
+        found: Dict[str, str] = {}
         cleaned = strip_reported_quotes(normalise(text or "").replace("\u201c", '"').replace("\u201d", '"'))
         for sentence in _SENTENCE.findall(cleaned[:2000]):
             doc = self.nlp(sentence.strip())
@@ -118,9 +166,8 @@ class InvitationAnalyzer:
                     continue
                 if rule.get("statement") and question:
                     continue
-                target = pitfalls if rule["label"] in PITFALLS else techniques
-                target.setdefault(rule["label"], doc[start:end].text)
-        return Analysis(techniques=_ordered(techniques, TECHNIQUES), pitfalls=_ordered(pitfalls, PITFALLS))
+                found.setdefault(rule["label"], doc[start:end].text)
+        return found
 
 
 def _negated(doc, start: int) -> bool:
@@ -145,8 +192,13 @@ def default_analyzer() -> InvitationAnalyzer:
     return InvitationAnalyzer(pipeline.load(), load_config(PATTERNS_FILE))
 
 
-def analyze(text: str) -> Analysis:
-    return default_analyzer().analyze(text)
+def analyze(text: str, use_model: bool = True) -> Analysis:
+    return default_analyzer().analyze(text, use_model=use_model)
+
+
+def pattern_labels(text: str) -> List[str]:
+    """The labels the patterns alone find in a line (the model's thresholds are chosen with them)."""
+    return list(default_analyzer().pattern_matches(text))
 
 
 if __name__ == "__main__":  # pragma: no cover - a developer's tool: python -m bot.nlp.invitation "line"

@@ -264,6 +264,27 @@ async def test_a_practice_run_end_to_end(agent):
     assert "Practice runs:" in joined(replies) and "agreed to one session" in joined(replies)
 
 
+@pytest.mark.parametrize("request_text", [
+    "I want to practise asking my partner to come to therapy",
+    "i want to practice asking my husband to go to counselling",
+    "could we rehearse the conversation where I ask him to see a couples counselor",
+    "let me practice what I'm going to say to my boyfriend about therapy",
+])
+async def test_ordinary_ways_of_asking_for_a_practice_run_start_one(agent, request_text):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
+    replies = await say(agent, sender, request_text)
+    assert "fears_blame" in buttons(replies), joined(replies)
+
+
+async def test_any_tips_during_a_run_gives_a_hint_and_the_run_goes_on(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ["I want to practise", "fears_blame", "hmm"])
+    replies = await say(agent, sender, "any tips?")
+    text = joined(replies)
+    assert text.startswith("Hint (the run goes on):") and "Afraid of being blamed:" in text
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name == "practice_form" and tracker.get_slot("practice_state")["turn"] == 1
+
+
 async def test_during_a_run_coaching_words_are_lines_and_stop_gives_feedback(agent):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ["I want to practise", "problem_solver"])
     replies = await say(agent, sender, "show me the menu")
