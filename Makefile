@@ -32,7 +32,7 @@ export WEB_PORT ?= 8000
 WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-lock.json | cut -c1-12)
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help setup venv web web-deps spacy encoder-graph migrate practice-model train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
+.PHONY: lint format help setup venv web web-deps spacy encoder-graph migrate practice-model train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
         test-core eval eval-objections eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
 
 help:
@@ -47,6 +47,7 @@ help:
 	@echo "make shell      chat in the terminal (starts the action server too)"
 	@echo "make actions    start the action server only"
 	@echo "make validate   rasa data validate --fail-on-warnings"
+	@echo "make lint       ruff check and ruff format --check (make format rewrites)"
 	@echo "make eval       the objection figures on real people's words (the objection corpus's test split),"
 	@echo "                then 5-fold cross-validation of the NLU, macro F1 per intent group (results/nlu/)"
 	@echo "make eval-objections  only the objection figures (EVAL_ARGS=\"--split dev\" for the dev split)"
@@ -139,7 +140,18 @@ test-core: train
 	$(RASA) test core --model $(MODELS)/$(MODEL_NAME).tar.gz --stories tests/stories \
 	  --fail-on-prediction-errors --out results/core
 
+# Lint and format check (ruff, configured in pyproject.toml); `make format` rewrites in place.
+LINT_PATHS := bot tests scripts bench migrations
+lint: setup
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+format: setup
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+
 test: train
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory hotlines-verify
 	$(PY) -m pytest -q tests

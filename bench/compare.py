@@ -25,6 +25,7 @@ section of docs/benchmarks.md and the chart docs/benchmarks-latency.png.
     python bench/compare.py --markdown                  # everything (about an hour on 2 cores)
     python bench/compare.py --runs 1 --skip train,cold  # a quick look at the servers only
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,19 +42,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import aiohttp  # noqa: E402
 import load  # noqa: E402  (bench/load.py: the coaching conversation, the machine facts)
+import yaml  # noqa: E402
 from components import PARSE_TEXTS  # noqa: E402
+
 # Servers started here get Ctrl-C at its default action (stop_group's SIGINT works even when this
 # script runs in the background, which ignores SIGINT), as the tests start them.
 from tests.servers import default_ctrl_c  # noqa: E402
-
-import aiohttp  # noqa: E402
-import yaml  # noqa: E402
 
 REPO_ROOT = load.REPO_ROOT
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -65,22 +66,52 @@ TOKEN = secrets.token_hex(16)
 LEVELS = (1, 10, 50)
 STAGES = ("train", "servers", "components", "cold")
 # Rasa reads these; the Makefile sets them for this bot, so the baseline gets the same.
-QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-         "PYTHONHASHSEED": "0"}
+QUIET = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONHASHSEED": "0",
+}
 # Variables the Makefile exports for this checkout (bench/load.py sets them in this process); a
 # fresh clone or the baseline must not inherit them.
-CHECKOUT_VARS = ("ACTION_ENDPOINT_URL", "RASA_TRACKER_DB", "RASA_TRACKER_DB_URL", "RASA_LOCK_STORE_URL",
-                 "PROGRESS_DB_URL", "RASA_PORT", "ACTIONS_PORT", "WEB_PORT", "PYTHONPATH", "RASA_PUBLIC_URL")
+CHECKOUT_VARS = (
+    "ACTION_ENDPOINT_URL",
+    "RASA_TRACKER_DB",
+    "RASA_TRACKER_DB_URL",
+    "RASA_LOCK_STORE_URL",
+    "PROGRESS_DB_URL",
+    "RASA_PORT",
+    "ACTIONS_PORT",
+    "WEB_PORT",
+    "PYTHONPATH",
+    "RASA_PUBLIC_URL",
+)
 
 # First messages of a conversation (single-turn latency).
-OUR_FIRST = ["hi", "hello", "my partner won't go to couples therapy", "how do I get my husband to come to counselling?",
-             "my wife says therapy is too expensive", "what can you do?", "he says therapy is for crazy people",
-             "I want to go to therapy alone"]
-BASELINE_FIRST = ["hi", "hello", "good morning", "I am sad", "I feel great", "are you a bot?", "bye",
-                  "I am very unhappy"]
+OUR_FIRST = [
+    "hi",
+    "hello",
+    "my partner won't go to couples therapy",
+    "how do I get my husband to come to counselling?",
+    "my wife says therapy is too expensive",
+    "what can you do?",
+    "he says therapy is for crazy people",
+    "I want to go to therapy alone",
+]
+BASELINE_FIRST = [
+    "hi",
+    "hello",
+    "good morning",
+    "I am sad",
+    "I feel great",
+    "are you a bot?",
+    "bye",
+    "I am very unhappy",
+]
 
 
 # ----------------------------------------------------------------------------------- helpers
+
 
 def run_env(**extra: str) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CHECKOUT_VARS}
@@ -185,6 +216,7 @@ def joined(replies: List[Dict[str, Any]]) -> str:
 
 # ----------------------------------------------------------------------------------- the two bots
 
+
 @dataclass
 class Servers:
     proc: subprocess.Popen
@@ -228,9 +260,14 @@ class OurBot:
             **{k: str(v) for k, v in ports.items()},
             RASA_PUBLIC_URL=f"http://127.0.0.1:{ports['RASA_PORT']}",
             ACTION_ENDPOINT_URL=f"http://127.0.0.1:{ports['ACTIONS_PORT']}/webhook",
-            RASA_TRACKER_DB_URL=f"sqlite:///{work / 'tracker.db'}", RASA_LOCK_STORE_URL="",
-            RASA_TRACKER_DB=str(work / "tracker.db"), PROGRESS_DB_URL=f"sqlite:///{work / 'progress.db'}",
-            PYTHONPATH=str(REPO_ROOT), RASA_ENABLE_API="true", RASA_API_TOKEN=TOKEN)
+            RASA_TRACKER_DB_URL=f"sqlite:///{work / 'tracker.db'}",
+            RASA_LOCK_STORE_URL="",
+            RASA_TRACKER_DB=str(work / "tracker.db"),
+            PROGRESS_DB_URL=f"sqlite:///{work / 'progress.db'}",
+            PYTHONPATH=str(REPO_ROOT),
+            RASA_ENABLE_API="true",
+            RASA_API_TOKEN=TOKEN,
+        )
         log = work / "servers.log"
         proc = start_script("scripts/run.sh", env, log)
         return Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.serve run", "run actions", log)
@@ -261,15 +298,22 @@ class BaselineBot:
     def create(cls, parent: Path, log: Path) -> "BaselineBot":
         home = parent / "baseline"
         home.mkdir()  # rasa init wants the directory to exist
-        timed_run([str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(home)], parent,
-                  run_env(), log, 1800)
+        timed_run(
+            [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(home)], parent, run_env(), log, 1800
+        )
         return cls(home)
 
     def train_inputs(self, work: Path) -> Tuple[List[str], Path, Path]:
         data = work / "data"
         shutil.copytree(self.home / "data", data)
-        args = ["--data", str(data), "--domain", str(self.home / "domain.yml"), "--config",
-                str(self.home / "config.yml")]
+        args = [
+            "--data",
+            str(data),
+            "--domain",
+            str(self.home / "domain.yml"),
+            "--config",
+            str(self.home / "config.yml"),
+        ]
         return args, self.home, data / "nlu.yml"
 
     def train_env(self, cache: Path) -> Dict[str, str]:
@@ -280,10 +324,28 @@ class BaselineBot:
 
         port = free_port()
         log = work / "servers.log"
-        cmd = [str(VENV_BIN / "rasa"), "run", "--model", str(self.home / "models"), "--port", str(port),
-               "--enable-api", "--auth-token", TOKEN, "--cors", "*"]
-        proc = subprocess.Popen(cmd, cwd=self.home, env=run_env(), start_new_session=True, preexec_fn=default_ctrl_c,
-                                stdout=open(log, "a"), stderr=subprocess.STDOUT)
+        cmd = [
+            str(VENV_BIN / "rasa"),
+            "run",
+            "--model",
+            str(self.home / "models"),
+            "--port",
+            str(port),
+            "--enable-api",
+            "--auth-token",
+            TOKEN,
+            "--cors",
+            "*",
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=self.home,
+            env=run_env(),
+            start_new_session=True,
+            preexec_fn=default_ctrl_c,
+            stdout=open(log, "a"),
+            stderr=subprocess.STDOUT,
+        )
         return Servers(proc, f"http://127.0.0.1:{port}", "rasa run", None, log)
 
     def answered(self, replies: List[Dict[str, Any]]) -> bool:
@@ -296,14 +358,34 @@ class BaselineBot:
         """Four conversations along the moodbot's stories and rules (20 messages, as many as the
         coaching conversation's 19), each reply checked against the domain's responses."""
         paths = [
-            [("hello", "utter_greet"), ("I am sad", "utter_did_that_help"), ("yes", "utter_happy"),
-             ("are you a bot?", "utter_iamabot"), ("bye", "utter_goodbye")],
-            [("hi", "utter_greet"), ("I am feeling very good", "utter_happy"), ("am I talking to a bot?", "utter_iamabot"),
-             ("see you later", "utter_goodbye"), ("goodbye", "utter_goodbye")],
-            [("good morning", "utter_greet"), ("I'm so sad", "utter_did_that_help"), ("no", "utter_goodbye"),
-             ("are you a human?", "utter_iamabot"), ("bye", "utter_goodbye")],
-            [("hey", "utter_greet"), ("very sad", "utter_did_that_help"), ("of course", "utter_happy"),
-             ("am I talking to a human?", "utter_iamabot"), ("see you around", "utter_goodbye")],
+            [
+                ("hello", "utter_greet"),
+                ("I am sad", "utter_did_that_help"),
+                ("yes", "utter_happy"),
+                ("are you a bot?", "utter_iamabot"),
+                ("bye", "utter_goodbye"),
+            ],
+            [
+                ("hi", "utter_greet"),
+                ("I am feeling very good", "utter_happy"),
+                ("am I talking to a bot?", "utter_iamabot"),
+                ("see you later", "utter_goodbye"),
+                ("goodbye", "utter_goodbye"),
+            ],
+            [
+                ("good morning", "utter_greet"),
+                ("I'm so sad", "utter_did_that_help"),
+                ("no", "utter_goodbye"),
+                ("are you a human?", "utter_iamabot"),
+                ("bye", "utter_goodbye"),
+            ],
+            [
+                ("hey", "utter_greet"),
+                ("very sad", "utter_did_that_help"),
+                ("of course", "utter_happy"),
+                ("am I talking to a human?", "utter_iamabot"),
+                ("see you around", "utter_goodbye"),
+            ],
         ]
         for number, path in enumerate(paths):
             sender = secrets.token_hex(16)
@@ -317,12 +399,15 @@ class BaselineBot:
                     return
                 user.samples.append(load.Sample(turn, seconds, True))
                 if not any(r in joined(replies) for r in self.responses[expected]):
-                    user.failure = load.Failure("unexpected", turn, f"expected {expected}; got {joined(replies)[:120]!r}")
+                    user.failure = load.Failure(
+                        "unexpected", turn, f"expected {expected}; got {joined(replies)[:120]!r}"
+                    )
                     return
         user.finished = True
 
 
 # ----------------------------------------------------------------------------------- stages
+
 
 def edit_one_example(nlu_file: Path) -> str:
     """Add one example to the file's first intent, as a person editing the data would."""
@@ -366,7 +451,9 @@ async def first_answer(bot: Any, servers: Servers, started: float, limit: float 
             if servers.proc.poll() is not None:
                 raise RuntimeError(f"the servers exited with {servers.proc.returncode}: see {servers.log}")
             try:
-                _, replies = await post(http, servers.url + WEBHOOK, {"sender": secrets.token_hex(16), "message": "hi"}, 30)
+                _, replies = await post(
+                    http, servers.url + WEBHOOK, {"sender": secrets.token_hex(16), "message": "hi"}, 30
+                )
             except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError, ValueError):
                 await asyncio.sleep(0.1)  # not up yet
                 continue
@@ -374,8 +461,9 @@ async def first_answer(bot: Any, servers: Servers, started: float, limit: float 
                 return time.perf_counter() - started
             wrong_since = wrong_since or time.perf_counter()
             if time.perf_counter() - wrong_since > wrong_for:
-                raise RuntimeError(f"wrong answers for {wrong_for:.0f} s (last: {joined(replies)[:200]!r}): "
-                                   f"see {servers.log}")
+                raise RuntimeError(
+                    f"wrong answers for {wrong_for:.0f} s (last: {joined(replies)[:200]!r}): see {servers.log}"
+                )
             await asyncio.sleep(0.1)
     raise RuntimeError(f"no answer within {limit:.0f} s: see {servers.log}")
 
@@ -416,7 +504,7 @@ async def conversations(bot: Any, url: str, users: int, per_user: int) -> Dict[s
 
         async def one(i: int) -> None:
             await asyncio.sleep(0.1 * i)
-            for user in crowd[i * per_user:(i + 1) * per_user]:
+            for user in crowd[i * per_user : (i + 1) * per_user]:
                 await bot.converse(user, http, url)
                 if user.failure:
                     return
@@ -426,10 +514,18 @@ async def conversations(bot: Any, url: str, users: int, per_user: int) -> Dict[s
         seconds = time.perf_counter() - started
     samples = [s.seconds for u in crowd for s in u.samples if s.ok]
     failures = [f"{u.failure.kind} at {u.failure.turn}: {u.failure.detail}" for u in crowd if u.failure]
-    return {"users": users, "messages": len(samples), "seconds": round(seconds, 2),
-            "messages_per_s": round(len(samples) / seconds, 2), "latencies_s": samples,
-            "p50_ms": ms(percentile(samples, 50)), "p95_ms": ms(percentile(samples, 95)),
-            "p99_ms": ms(percentile(samples, 99)), "errors": len(failures), "error_samples": failures[:5]}
+    return {
+        "users": users,
+        "messages": len(samples),
+        "seconds": round(seconds, 2),
+        "messages_per_s": round(len(samples) / seconds, 2),
+        "latencies_s": samples,
+        "p50_ms": ms(percentile(samples, 50)),
+        "p95_ms": ms(percentile(samples, 95)),
+        "p99_ms": ms(percentile(samples, 99)),
+        "errors": len(failures),
+        "error_samples": failures[:5],
+    }
 
 
 def ms(seconds: Optional[float]) -> Optional[float]:
@@ -449,21 +545,35 @@ def measure_servers(bot: Any, work: Path, levels_wanted: Tuple[int, ...] = LEVEL
         for users in levels_wanted:
             # One user holds three conversations in a row: enough replies for a p95 without queueing.
             levels[str(users)] = asyncio.run(conversations(bot, servers.url, users, 3 if users == 1 else 1))
-        memory = {"rasa_peak_rss_mib": peak_rss_mib(servers.rasa_pid()),
-                  "actions_peak_rss_mib": peak_rss_mib(servers.actions_pid())}
+        memory = {
+            "rasa_peak_rss_mib": peak_rss_mib(servers.rasa_pid()),
+            "actions_peak_rss_mib": peak_rss_mib(servers.actions_pid()),
+        }
     finally:
         stop_group(servers.proc)
     errors = load.scan_log(servers.log)
-    return {"startup_s": round(startup, 2), "parse_s": parse, "single_turn_s": single, "levels": levels, **memory,
-            "server_log": {k: errors.get(k) for k in ("error", "traceback", "samples")}}
+    return {
+        "startup_s": round(startup, 2),
+        "parse_s": parse,
+        "single_turn_s": single,
+        "levels": levels,
+        **memory,
+        "server_log": {k: errors.get(k) for k in ("error", "traceback", "samples")},
+    }
 
 
 def measure_components(bot: Any, model: Path, log: Path) -> Dict[str, Any]:
     """bench/components.py in its own process: each NLU component's time per message."""
     out = log.with_suffix(".json")
     env = run_env(PYTHONPATH=str(REPO_ROOT)) if bot.key == "ours" else run_env()
-    cmd = [str(VENV_BIN / "python"), str(REPO_ROOT / "bench" / "components.py"), "--model", str(model),
-           "--json", str(out)]
+    cmd = [
+        str(VENV_BIN / "python"),
+        str(REPO_ROOT / "bench" / "components.py"),
+        "--model",
+        str(model),
+        "--json",
+        str(out),
+    ]
     timed_run(cmd, REPO_ROOT if bot.key == "ours" else bot.home, env, log, 1800)
     return json.loads(out.read_text())
 
@@ -478,8 +588,15 @@ def measure_cold_ours(work: Path, log: Path) -> Dict[str, Any]:
     env = run_env(**{k: str(v) for k, v in ports.items()})
     env.pop("RASA_CACHE_DIRECTORY", None)
     started = time.perf_counter()
-    proc = subprocess.Popen(["make", "run"], cwd=clone, env=env, start_new_session=True, preexec_fn=default_ctrl_c,
-                            stdout=open(log, "a"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["make", "run"],
+        cwd=clone,
+        env=env,
+        start_new_session=True,
+        preexec_fn=default_ctrl_c,
+        stdout=open(log, "a"),
+        stderr=subprocess.STDOUT,
+    )
     servers = Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.serve run", "run actions", log)
     try:
         seconds = asyncio.run(first_answer(OurBot(), servers, started, limit=3600))
@@ -494,18 +611,39 @@ def measure_cold_baseline(work: Path, log: Path) -> Dict[str, Any]:
     pins as constraints, so the same versions), `rasa init --no-prompt`, `rasa run`, first reply."""
     from tests.integration.conftest import free_port
 
-    python = subprocess.run([str(REPO_ROOT / "scripts" / "find_python.sh")], capture_output=True, text=True,
-                            check=True).stdout.strip()
+    python = subprocess.run(
+        [str(REPO_ROOT / "scripts" / "find_python.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
     venv, home, port = work / "venv", work / "project", free_port()
     env = run_env()
     started = time.perf_counter()
     home.mkdir()
     timed_run([python, "-m", "venv", str(venv)], work, env, log, 600)
-    timed_run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-               "-c", str(REPO_ROOT / "requirements.txt"), "rasa==3.6.21"], work, env, log, 3600)
+    timed_run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            str(REPO_ROOT / "requirements.txt"),
+            "rasa==3.6.21",
+        ],
+        work,
+        env,
+        log,
+        3600,
+    )
     timed_run([str(venv / "bin" / "rasa"), "init", "--no-prompt", "--init-dir", str(home)], work, env, log, 3600)
-    proc = subprocess.Popen([str(venv / "bin" / "rasa"), "run", "--port", str(port)], cwd=home, env=env,
-                            start_new_session=True, preexec_fn=default_ctrl_c, stdout=open(log, "a"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "rasa"), "run", "--port", str(port)],
+        cwd=home,
+        env=env,
+        start_new_session=True,
+        preexec_fn=default_ctrl_c,
+        stdout=open(log, "a"),
+        stderr=subprocess.STDOUT,
+    )
     servers = Servers(proc, f"http://127.0.0.1:{port}", "rasa run", None, log)
     try:
         seconds = asyncio.run(first_answer(BaselineBot(home), servers, started, limit=3600))
@@ -516,6 +654,7 @@ def measure_cold_baseline(work: Path, log: Path) -> Dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------- report
+
 
 @dataclass
 class Row:
@@ -572,40 +711,86 @@ def rows(result: Dict[str, Any]) -> List[Row]:
         return ms(percentile(values, p))
 
     for p, target in ((50, True), (95, True), (99, False)):
-        both(f"single-turn reply, p{p}", "ms", "servers", lambda r, p=p: lat(r["single_turn_s"], p),
-             "≤ 1.2 × baseline" if target else "", within(1.2) if target else None)
+        both(
+            f"single-turn reply, p{p}",
+            "ms",
+            "servers",
+            lambda r, p=p: lat(r["single_turn_s"], p),
+            "≤ 1.2 × baseline" if target else "",
+            within(1.2) if target else None,
+        )
     for users in result.get("levels", LEVELS):
         for p, target in ((50, True), (95, True), (99, False)):
-            both(f"conversation reply, {users} user{'s' if users > 1 else ''}, p{p}", "ms", "servers",
-                 lambda r, u=users, p=p: r["levels"][str(u)][f"p{p}_ms"],
-                 "≤ 1.2 × baseline" if target else "", within(1.2) if target else None)
-        both(f"throughput, {users} user{'s' if users > 1 else ''}", "msg/s", "servers",
-             lambda r, u=users: r["levels"][str(u)]["messages_per_s"])
+            both(
+                f"conversation reply, {users} user{'s' if users > 1 else ''}, p{p}",
+                "ms",
+                "servers",
+                lambda r, u=users, p=p: r["levels"][str(u)][f"p{p}_ms"],
+                "≤ 1.2 × baseline" if target else "",
+                within(1.2) if target else None,
+            )
+        both(
+            f"throughput, {users} user{'s' if users > 1 else ''}",
+            "msg/s",
+            "servers",
+            lambda r, u=users: r["levels"][str(u)]["messages_per_s"],
+        )
     both("NLU parse over HTTP, p50", "ms", "servers", lambda r: lat(r["parse_s"], 50), "≤ 1.2 × baseline", within(1.2))
     both("NLU parse over HTTP, p95", "ms", "servers", lambda r: lat(r["parse_s"], 95))
-    both("NLU parse in-process, mean", "ms", "components", lambda r: r["parse_ms"]["mean"], "≤ 1.2 × baseline",
-         within(1.2))
+    both(
+        "NLU parse in-process, mean",
+        "ms",
+        "components",
+        lambda r: r["parse_ms"]["mean"],
+        "≤ 1.2 × baseline",
+        within(1.2),
+    )
     both("start-up to the first answer", "s", "servers", lambda r: r["startup_s"], "≤ baseline", within(1.0))
-    both("Rasa process peak memory", "MiB", "servers", lambda r: r["rasa_peak_rss_mib"], "≤ baseline + 10%",
-         within(1.1))
-    both("action server peak memory", "MiB", "servers", lambda r: r["actions_peak_rss_mib"],
-         notes="the stock assistant has no custom actions")
+    both(
+        "Rasa process peak memory", "MiB", "servers", lambda r: r["rasa_peak_rss_mib"], "≤ baseline + 10%", within(1.1)
+    )
+    both(
+        "action server peak memory",
+        "MiB",
+        "servers",
+        lambda r: r["actions_peak_rss_mib"],
+        notes="the stock assistant has no custom actions",
+    )
     both("full training", "s", "train", lambda r: r["full_train_s"], "< 300 s", below(300))
     both("retrain after one NLU example", "s", "train", lambda r: r["retrain_one_nlu_edit_s"], "< 60 s", below(60))
     if ours.get("components"):
-        out.append(Row("safety component alone", "ms/msg",
-                       per_run(ours["components"], lambda r: r["safety_component_ms_per_message"]), None,
-                       "< 1 ms", below(1.0)))
-    both("cold `make run` on a fresh clone to the first reply", "s", "cold", lambda r: r["cold_first_reply_s"],
-         notes="baseline: new venv, pip install rasa, rasa init, rasa run")
+        out.append(
+            Row(
+                "safety component alone",
+                "ms/msg",
+                per_run(ours["components"], lambda r: r["safety_component_ms_per_message"]),
+                None,
+                "< 1 ms",
+                below(1.0),
+            )
+        )
+    both(
+        "cold `make run` on a fresh clone to the first reply",
+        "s",
+        "cold",
+        lambda r: r["cold_first_reply_s"],
+        notes="baseline: new venv, pip install rasa, rasa init, rasa run",
+    )
     return out
 
 
 def number(value: Optional[float]) -> str:
     if value is None:
         return "–"
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}" \
-        if abs(value) >= 0.1 else f"{value:.3f}"
+    return (
+        f"{value:.0f}"
+        if abs(value) >= 100
+        else f"{value:.1f}"
+        if abs(value) >= 10
+        else f"{value:.2f}"
+        if abs(value) >= 0.1
+        else f"{value:.3f}"
+    )
 
 
 def cell(figure: Optional[Dict[str, Any]]) -> str:
@@ -618,8 +803,10 @@ def cell(figure: Optional[Dict[str, Any]]) -> str:
 
 
 def table_lines(result: Dict[str, Any]) -> List[str]:
-    lines = ["| measure | unit | this bot | `rasa init` | ratio | target | met |",
-             "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+    lines = [
+        "| measure | unit | this bot | `rasa init` | ratio | target | met |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
     for row in rows(result):
         met = {True: "yes", False: "**no**", None: ""}[row.met]
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else "–"
@@ -635,16 +822,29 @@ def chart(result: Dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("single-turn replies", lambda r: r["single_turn_s"])] + [
-        (f"conversations, {u} concurrent user{'s' if u > 1 else ''}", lambda r, u=u: r["levels"][str(u)]["latencies_s"])
-        for u in result.get("levels", LEVELS)] + [("NLU parse (HTTP)", lambda r: r["parse_s"])]
+    panels = (
+        [("single-turn replies", lambda r: r["single_turn_s"])]
+        + [
+            (
+                f"conversations, {u} concurrent user{'s' if u > 1 else ''}",
+                lambda r, u=u: r["levels"][str(u)]["latencies_s"],
+            )
+            for u in result.get("levels", LEVELS)
+        ]
+        + [("NLU parse (HTTP)", lambda r: r["parse_s"])]
+    )
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), sharey=True)
     for ax, (title, get) in zip(axes, panels):
         for key, colour, name in (("ours", "tab:blue", "this bot"), ("baseline", "tab:orange", "rasa init")):
             values = sorted(v * 1000 for run in result["bots"][key].get("servers") or [] for v in get(run))
             if values:
-                ax.step(values, [(i + 1) / len(values) for i in range(len(values))], where="post", color=colour,
-                        label=f"{name} (p50 {number(percentile(values, 50))} ms)")
+                ax.step(
+                    values,
+                    [(i + 1) / len(values) for i in range(len(values))],
+                    where="post",
+                    color=colour,
+                    label=f"{name} (p50 {number(percentile(values, 50))} ms)",
+                )
         ax.set_xscale("log")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("reply time (ms, log scale)")
@@ -652,8 +852,11 @@ def chart(result: Dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("share of replies at most this fast")
     m = result["machine"]
-    fig.suptitle(f"Reply time distributions, {result['date'][:10]}, {m.get('cores')} cores, "
-                 f"{len(result['bots']['ours'].get('servers') or [])} runs each", fontsize=11)
+    fig.suptitle(
+        f"Reply time distributions, {result['date'][:10]}, {m.get('cores')} cores, "
+        f"{len(result['bots']['ours'].get('servers') or [])} runs each",
+        fontsize=11,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -669,19 +872,29 @@ def markdown_block(result: Dict[str, Any]) -> str:
     runs = result["runs"]
     ours_c = (result["bots"]["ours"].get("components") or [None])[0]
     base_c = (result["bots"]["baseline"].get("components") or [None])[0]
-    lines = [MARK_BEGIN, "",
-             f"Measured {result['date'][:10]} by `{result['command']}` in one run, both bots on the same machine: "
-             f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('memory_gib')} GiB memory, Rasa {m.get('rasa')}, "
-             f"Python {m.get('python')}; commit {commit}. Runs: servers {runs['servers']}, training "
-             f"{runs['train']}, cold start {runs['cold']}, in-process parse {runs['components']}. Each cell is the "
-             "median of the runs with (min–max); ratio = this bot / `rasa init`. CPU taken by other processes "
-             f"during the run: {result['cpu']['other_cores']} of {result['cpu']['cores']} cores on average.",
-             "", *table_lines(result), "",
-             "![Reply time distributions](benchmarks-latency.png)", ""]
+    lines = [
+        MARK_BEGIN,
+        "",
+        f"Measured {result['date'][:10]} by `{result['command']}` in one run, both bots on the same machine: "
+        f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('memory_gib')} GiB memory, Rasa {m.get('rasa')}, "
+        f"Python {m.get('python')}; commit {commit}. Runs: servers {runs['servers']}, training "
+        f"{runs['train']}, cold start {runs['cold']}, in-process parse {runs['components']}. Each cell is the "
+        "median of the runs with (min–max); ratio = this bot / `rasa init`. CPU taken by other processes "
+        f"during the run: {result['cpu']['other_cores']} of {result['cpu']['cores']} cores on average.",
+        "",
+        *table_lines(result),
+        "",
+        "![Reply time distributions](benchmarks-latency.png)",
+        "",
+    ]
     if ours_c or base_c:
-        lines += ["NLU parse time per component (in-process, `bench/components.py`, "
-                  f"{(ours_c or base_c)['messages']} messages, ms per message):", "",
-                  "| component | this bot | `rasa init` |", "| --- | ---: | ---: |"]
+        lines += [
+            "NLU parse time per component (in-process, `bench/components.py`, "
+            f"{(ours_c or base_c)['messages']} messages, ms per message):",
+            "",
+            "| component | this bot | `rasa init` |",
+            "| --- | ---: | ---: |",
+        ]
         names = list(dict.fromkeys(list((ours_c or {}).get("nodes", {})) + list((base_c or {}).get("nodes", {}))))
         for name in names:
             a = (ours_c or {}).get("nodes", {}).get(name, {}).get("ms_per_message")
@@ -690,8 +903,12 @@ def markdown_block(result: Dict[str, Any]) -> str:
                 lines.append(f"| `{name}` | {number(a)} | {number(b)} |")
         lines.append("")
     for key, title in (("ours", "this bot"), ("baseline", "rasa init")):
-        errors = [e for run in result["bots"][key].get("servers") or [] for lvl in run["levels"].values()
-                  for e in lvl["error_samples"]]
+        errors = [
+            e
+            for run in result["bots"][key].get("servers") or []
+            for lvl in run["levels"].values()
+            for e in lvl["error_samples"]
+        ]
         total = sum(lvl["errors"] for run in result["bots"][key].get("servers") or [] for lvl in run["levels"].values())
         lines.append(f"Conversation errors, {title}: {total}" + (f" (e.g. {errors[0]})" if errors else "") + ".")
     lines += ["", MARK_END]
@@ -702,25 +919,36 @@ def update_markdown(path: Path, result: Dict[str, Any]) -> None:
     text = path.read_text(encoding="utf-8")
     block = markdown_block(result)
     if MARK_BEGIN in text and MARK_END in text:
-        text = text[:text.index(MARK_BEGIN)] + block + text[text.index(MARK_END) + len(MARK_END):]
+        text = text[: text.index(MARK_BEGIN)] + block + text[text.index(MARK_END) + len(MARK_END) :]
     else:
         heading = "\n## This bot against `rasa init` (`make bench`)\n\n"
         at = text.find("\n## Load")
-        text = (text[:at].rstrip("\n") + "\n" + heading + block + "\n" + text[at:]) if at >= 0 else \
-            text.rstrip("\n") + "\n" + heading + block + "\n"
+        text = (
+            (text[:at].rstrip("\n") + "\n" + heading + block + "\n" + text[at:])
+            if at >= 0
+            else text.rstrip("\n") + "\n" + heading + block + "\n"
+        )
     path.write_text(text, encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------------- main
 
+
 def parse_args(argv: List[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--runs", type=int, default=3, help="server runs per bot (default 3)")
     p.add_argument("--train-runs", type=int, default=3, help="training runs per bot (default 3)")
     p.add_argument("--cold-runs", type=int, default=1, help="cold starts per bot (default 1: each takes minutes)")
-    p.add_argument("--levels", default=",".join(map(str, LEVELS)),
-                   help=f"concurrent users of the conversation runs (default {','.join(map(str, LEVELS))})")
-    p.add_argument("--results", type=Path, default=RESULTS, help="where the JSON and the logs go (default results/bench)")
+    p.add_argument(
+        "--levels",
+        default=",".join(map(str, LEVELS)),
+        help=f"concurrent users of the conversation runs (default {','.join(map(str, LEVELS))})",
+    )
+    p.add_argument(
+        "--results", type=Path, default=RESULTS, help="where the JSON and the logs go (default results/bench)"
+    )
     p.add_argument("--skip", default="", help=f"comma-separated stages to leave out: {', '.join(STAGES)}")
     p.add_argument("--markdown", action="store_true", help="rewrite the section in docs/benchmarks.md and the chart")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (the baseline project, logs)")
@@ -748,16 +976,22 @@ def main(argv: List[str]) -> int:
     logs = args.results / f"compare-{stamp}"
     logs.mkdir()
     result: Dict[str, Any] = {
-        "benchmark": "compare", "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "benchmark": "compare",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": load._git("rev-parse", "HEAD"),
         "uncommitted": [re.sub(r"^\S+\s+", "", line) for line in load._git("status", "--porcelain").splitlines()],
         "command": "make bench" if os.environ.get("MAKELEVEL") else "python bench/compare.py " + " ".join(argv),
-        "machine": load.machine(), "model": load.model_facts(),
-        "runs": {"servers": 0 if "servers" in args.skip else args.runs,
-                 "train": 0 if "train" in args.skip else args.train_runs,
-                 "cold": 0 if "cold" in args.skip else args.cold_runs,
-                 "components": 0 if "components" in args.skip else 1},
-        "levels": list(args.levels), "bots": {"ours": {}, "baseline": {}}}
+        "machine": load.machine(),
+        "model": load.model_facts(),
+        "runs": {
+            "servers": 0 if "servers" in args.skip else args.runs,
+            "train": 0 if "train" in args.skip else args.train_runs,
+            "cold": 0 if "cold" in args.skip else args.cold_runs,
+            "components": 0 if "components" in args.skip else 1,
+        },
+        "levels": list(args.levels),
+        "bots": {"ours": {}, "baseline": {}},
+    }
     meter = load.CpuMeter()
     meter.start()
 
@@ -773,23 +1007,31 @@ def main(argv: List[str]) -> int:
                 for bot in bots:
                     say(f"training {bot.title}, run {r + 1} of {args.train_runs}")
                     figures = measure_training(bot, tmp / f"train-{bot.key}-{r}", logs / f"train-{bot.key}.log")
-                    say(f"  full {figures['full_train_s']} s, retrain after one NLU edit {figures['retrain_one_nlu_edit_s']} s")
+                    say(
+                        f"  full {figures['full_train_s']} s, retrain after one NLU edit {figures['retrain_one_nlu_edit_s']} s"
+                    )
                     result["bots"][bot.key].setdefault("train", []).append(figures)
         if "servers" not in args.skip:
             for r in range(args.runs):
                 for bot in bots:
                     say(f"servers of {bot.title}, run {r + 1} of {args.runs}")
                     figures = measure_servers(bot, logs / f"servers-{bot.key}-{r}", args.levels)
-                    levels = ", ".join(f"{u} users {v['messages_per_s']} msg/s p50 {v['p50_ms']} ms"
-                                       f"{' ' + str(v['errors']) + ' errors' if v['errors'] else ''}"
-                                       for u, v in figures["levels"].items())
-                    say(f"  start-up {figures['startup_s']} s, single p50 {ms(percentile(figures['single_turn_s'], 50))} ms,"
-                        f" {levels}; Rasa peak {figures['rasa_peak_rss_mib']} MiB")
+                    levels = ", ".join(
+                        f"{u} users {v['messages_per_s']} msg/s p50 {v['p50_ms']} ms"
+                        f"{' ' + str(v['errors']) + ' errors' if v['errors'] else ''}"
+                        for u, v in figures["levels"].items()
+                    )
+                    say(
+                        f"  start-up {figures['startup_s']} s, single p50 {ms(percentile(figures['single_turn_s'], 50))} ms,"
+                        f" {levels}; Rasa peak {figures['rasa_peak_rss_mib']} MiB"
+                    )
                     result["bots"][bot.key].setdefault("servers", []).append(figures)
         if "components" not in args.skip:
             for bot, model in ((bots[0], load.MODEL), (bots[1], bots[1].home / "models")):
                 say(f"NLU components of {bot.title}, in-process")
-                result["bots"][bot.key]["components"] = [measure_components(bot, model, logs / f"components-{bot.key}.log")]
+                result["bots"][bot.key]["components"] = [
+                    measure_components(bot, model, logs / f"components-{bot.key}.log")
+                ]
         if "cold" not in args.skip:
             for r in range(args.cold_runs):
                 say(f"cold start of this bot: git clone + make run, run {r + 1} (log: {logs / 'cold-ours.log'})")
@@ -801,7 +1043,8 @@ def main(argv: List[str]) -> int:
                 work = tmp / f"cold-baseline-{r}"
                 work.mkdir()
                 result["bots"]["baseline"].setdefault("cold", []).append(
-                    measure_cold_baseline(work, logs / "cold-baseline.log"))
+                    measure_cold_baseline(work, logs / "cold-baseline.log")
+                )
                 say(f"  {result['bots']['baseline']['cold'][-1]['cold_first_reply_s']} s")
     finally:
         result["cpu"] = meter.stop()
@@ -818,8 +1061,12 @@ def main(argv: List[str]) -> int:
     missed = [r.label for r in rows(result) if r.met is False]
     if missed:
         print("targets missed: " + "; ".join(missed))
-    errors = sum(level["errors"] for bot in result["bots"].values() for run in bot.get("servers") or []
-                 for level in run["levels"].values())
+    errors = sum(
+        level["errors"]
+        for bot in result["bots"].values()
+        for run in bot.get("servers") or []
+        for level in run["levels"].values()
+    )
     if errors:
         print(f"{errors} conversations failed (a reply was missing or wrong): the figures are not comparable")
     return 1 if errors else 0

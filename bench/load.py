@@ -20,6 +20,7 @@ Prints a table, writes results/bench/load-<time>.json (with the machine, the com
 model), and with --markdown rewrites this setup's part of the "Load" section of
 docs/benchmarks.md. Exits 1 when there was any error or any lost row.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,6 +93,7 @@ ANSWERS = [
 
 # ----------------------------------------------------------------------------------- texts
 
+
 def _domain_texts(name: str) -> List[str]:
     with open(REPO_ROOT / "domain.yml", encoding="utf-8") as f:
         responses = yaml.safe_load(f).get("responses", {})
@@ -104,9 +106,21 @@ class Texts:
     def __init__(self) -> None:
         self.steps = {s.id: s for s in content.steps()}
         q = content.messages()["questions"]
-        self.onboarding = {slot: q[slot]["text"].strip() for slot in
-                           ("consent_storage", "safe_to_talk", "region", "screen_all", "screen_humiliated", "screen_afraid",
-                            "screen_forced", "screen_hurt", "screen_feels_safe", "screen_ex_unsafe")}
+        self.onboarding = {
+            slot: q[slot]["text"].strip()
+            for slot in (
+                "consent_storage",
+                "safe_to_talk",
+                "region",
+                "screen_all",
+                "screen_humiliated",
+                "screen_afraid",
+                "screen_forced",
+                "screen_hurt",
+                "screen_feels_safe",
+                "screen_ex_unsafe",
+            )
+        }
         self.consent_yes = content.text("onboarding.consent_yes")
         self.negative_screen = content.text("onboarding.negative_screen")
         self.menu_header = content.text("menu.header")
@@ -136,6 +150,7 @@ def _placeholders(template_path: str) -> List[str]:
 
 
 # ----------------------------------------------------------------------------------- one user
+
 
 class Failure(Exception):
     def __init__(self, kind: str, turn: str, detail: str) -> None:
@@ -175,8 +190,9 @@ def payloads(replies: List[Dict[str, Any]]) -> List[str]:
 
 
 class Conversation:
-    def __init__(self, user: User, http: aiohttp.ClientSession, targets: List[str], texts: Texts,
-                 timeout: float, think: float) -> None:
+    def __init__(
+        self, user: User, http: aiohttp.ClientSession, targets: List[str], texts: Texts, timeout: float, think: float
+    ) -> None:
         self.user, self.http, self.targets, self.t = user, http, targets, texts
         self.timeout, self.think = aiohttp.ClientTimeout(total=timeout), think
         self.sent = 0
@@ -189,8 +205,9 @@ class Conversation:
             await asyncio.sleep(self.think)
         started = time.perf_counter()
         try:
-            async with self.http.post(url, json={"sender": self.user.sender, "message": text},
-                                      timeout=self.timeout) as response:
+            async with self.http.post(
+                url, json={"sender": self.user.sender, "message": text}, timeout=self.timeout
+            ) as response:
                 body = await response.text()
                 elapsed = time.perf_counter() - started
                 if response.status != 200:
@@ -284,8 +301,15 @@ class Conversation:
         self.user.saved[step_id] = answer
 
 
-async def run_user(user: User, http: aiohttp.ClientSession, targets: List[str], texts: Texts, delay: float,
-                   timeout: float, think: float) -> None:
+async def run_user(
+    user: User,
+    http: aiohttp.ClientSession,
+    targets: List[str],
+    texts: Texts,
+    delay: float,
+    timeout: float,
+    think: float,
+) -> None:
     await asyncio.sleep(delay)
     try:
         await Conversation(user, http, targets, texts, timeout, think).run()
@@ -301,24 +325,29 @@ async def drive(users: List[User], targets: List[str], ramp: float, timeout: flo
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.perf_counter()
         step = ramp / max(len(users) - 1, 1)
-        await asyncio.gather(*(run_user(u, http, targets, texts, i * step, timeout, think)
-                               for i, u in enumerate(users)))
+        await asyncio.gather(
+            *(run_user(u, http, targets, texts, i * step, timeout, think) for i, u in enumerate(users))
+        )
         return time.perf_counter() - started
 
 
 def make_users(n: int, seed: Optional[int]) -> List[User]:
     rng = random.Random(seed)
-    return [User(number=i, sender=secrets.token_hex(16), objection=rng.choice(OBJECTIONS),
-                 answers=rng.sample(ANSWERS, 2)) for i in range(n)]
+    return [
+        User(number=i, sender=secrets.token_hex(16), objection=rng.choice(OBJECTIONS), answers=rng.sample(ANSWERS, 2))
+        for i in range(n)
+    ]
 
 
 # ----------------------------------------------------------------------------------- progress rows
+
 
 def check_rows(url: str, users: List[User]) -> Dict[str, Any]:
     """Every row the bot confirmed to a user must be in the progress database."""
     from sqlalchemy import create_engine, select
 
-    from bot.actions.progress_db import Reflection, SafetyFlag, StepProgress, User as UserRow
+    from bot.actions.progress_db import Reflection, SafetyFlag, StepProgress
+    from bot.actions.progress_db import User as UserRow
 
     senders = [u.sender for u in users]
     engine = create_engine(url, future=True)
@@ -354,12 +383,22 @@ def check_rows(url: str, users: List[User]) -> Dict[str, Any]:
             need(person is not None and person.onboarded_at is not None, f"user {u.number}: onboarded_at")
         for step_id, answer in u.saved.items():
             rows = steps.get((u.sender, step_id), [])
-            need(any(r.completed_at is not None for r in rows), f"user {u.number}: step_progress {step_id} completed_at")
-            need(" ".join(answer.split()) in answers.get((u.sender, step_id), []), f"user {u.number}: reflection {step_id}")
+            need(
+                any(r.completed_at is not None for r in rows), f"user {u.number}: step_progress {step_id} completed_at"
+            )
+            need(
+                " ".join(answer.split()) in answers.get((u.sender, step_id), []),
+                f"user {u.number}: reflection {step_id}",
+            )
     duplicates = [f"{k[1]} x{len(v)}" for k, v in list(steps.items()) + list(answers.items()) if len(v) > 1]
-    return {"rows_expected": expected, "rows_missing": missing, "missing": problems[:50],
-            "duplicate_rows": len(duplicates), "duplicates": duplicates[:20],
-            "unexpected_safety_flags": len(flags)}
+    return {
+        "rows_expected": expected,
+        "rows_missing": missing,
+        "missing": problems[:50],
+        "duplicate_rows": len(duplicates),
+        "duplicates": duplicates[:20],
+        "unexpected_safety_flags": len(flags),
+    }
 
 
 def progress_rows(url: Optional[str], users: List[User]) -> Dict[str, Any]:
@@ -372,6 +411,7 @@ def progress_rows(url: Optional[str], users: List[User]) -> Dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------- servers
+
 
 class SingleServers:
     """scripts/run.sh on free ports with its own SQLite stores, as the integration tests start it."""
@@ -401,8 +441,10 @@ class ScaledServers:
 
     name = "scaled"
     title = "Two Rasa processes"
-    description = ("two Rasa processes sharing PostgreSQL (tracker store, progress database) and Redis (lock "
-                   "store), one action server (scripts/run_scaled.sh); each user's messages alternate between them")
+    description = (
+        "two Rasa processes sharing PostgreSQL (tracker store, progress database) and Redis (lock "
+        "store), one action server (scripts/run_scaled.sh); each user's messages alternate between them"
+    )
 
     def __init__(self, workdir: Path) -> None:
         from tests.integration.conftest import free_port
@@ -410,14 +452,25 @@ class ScaledServers:
         if not SCALED_SCRIPT.exists():
             raise SystemExit(f"{SCALED_SCRIPT.relative_to(REPO_ROOT)} is not there: the scaled setup cannot be started")
         rasa = [free_port(), free_port()]
-        ports = {"ACTIONS_PORT": free_port(), "WEB_PORT": free_port(), "SCALED_PG_PORT": free_port(),
-                 "SCALED_REDIS_PORT": free_port()}
+        ports = {
+            "ACTIONS_PORT": free_port(),
+            "WEB_PORT": free_port(),
+            "SCALED_PG_PORT": free_port(),
+            "SCALED_REDIS_PORT": free_port(),
+        }
         self.dir = workdir / "scaled"
-        self.env = dict(os.environ, RASA_PORTS=" ".join(map(str, rasa)), SCALED_DIR=str(self.dir),
-                        RASA_PUBLIC_URL=f"http://127.0.0.1:{rasa[0]}", **{k: str(v) for k, v in ports.items()})
+        self.env = dict(
+            os.environ,
+            RASA_PORTS=" ".join(map(str, rasa)),
+            SCALED_DIR=str(self.dir),
+            RASA_PUBLIC_URL=f"http://127.0.0.1:{rasa[0]}",
+            **{k: str(v) for k, v in ports.items()},
+        )
         self.urls = [f"http://127.0.0.1:{port}" for port in rasa]
-        self.health = [f"http://127.0.0.1:{ports['ACTIONS_PORT']}/health",
-                       f"http://127.0.0.1:{ports['WEB_PORT']}/health"] + [u + "/" for u in self.urls]
+        self.health = [
+            f"http://127.0.0.1:{ports['ACTIONS_PORT']}/health",
+            f"http://127.0.0.1:{ports['WEB_PORT']}/health",
+        ] + [u + "/" for u in self.urls]
         self.pg_port = ports["SCALED_PG_PORT"]
         self.log = workdir / "servers.log"
         self.proc: Optional[subprocess.Popen] = None
@@ -481,17 +534,26 @@ class CpuMeter:
         return {pid: procs[pid][1] for pid in ours if pid in procs}
 
     def start(self) -> None:
-        self.t0, self.machine0, self.ours0, self.load0 = time.monotonic(), self._machine(), self._ours(), os.getloadavg()
+        self.t0, self.machine0, self.ours0, self.load0 = (
+            time.monotonic(),
+            self._machine(),
+            self._ours(),
+            os.getloadavg(),
+        )
 
     def stop(self) -> Dict[str, Any]:
         seconds, (busy, total), ours = time.monotonic() - self.t0, self._machine(), self._ours()
         cores = os.cpu_count() or 1
         machine = (busy - self.machine0[0]) / max(total - self.machine0[1], 1) * cores
         mine = sum(j - self.ours0.get(pid, 0) for pid, j in ours.items()) / self.hz / max(seconds, 1e-9)
-        return {"machine_busy_cores": round(machine, 2), "benchmark_cores": round(mine, 2),
-                "other_cores": round(max(machine - mine, 0.0), 2), "cores": cores,
-                "load_average_before": [round(v, 2) for v in self.load0],
-                "load_average_after": [round(v, 2) for v in os.getloadavg()]}
+        return {
+            "machine_busy_cores": round(machine, 2),
+            "benchmark_cores": round(mine, 2),
+            "other_cores": round(max(machine - mine, 0.0), 2),
+            "cores": cores,
+            "load_average_before": [round(v, 2) for v in self.load0],
+            "load_average_after": [round(v, 2) for v in os.getloadavg()],
+        }
 
 
 def scan_log(path: Optional[Path]) -> Dict[str, Any]:
@@ -501,19 +563,29 @@ def scan_log(path: Optional[Path]) -> Dict[str, Any]:
     counts = {"error": 0, "warning": 0, "traceback": 0}
     samples: List[str] = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        level = ("traceback" if re.match(r"(\[[\w-]+\] )?Traceback", line) else
-                 "error" if re.search(r"\b(ERROR|CRITICAL)\b", line) else
-                 "warning" if re.search(r"\bWARNING\b", line) else None)
+        level = (
+            "traceback"
+            if re.match(r"(\[[\w-]+\] )?Traceback", line)
+            else "error"
+            if re.search(r"\b(ERROR|CRITICAL)\b", line)
+            else "warning"
+            if re.search(r"\bWARNING\b", line)
+            else None
+        )
         if level:
             counts[level] += 1
             short = re.sub(r"^\S+ \S+ ", "", line.strip())[:320]
             if level != "warning" and short not in samples and len(samples) < 10:
                 samples.append(short)
-    return {"path": str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path), **counts,
-            "samples": samples}
+    return {
+        "path": str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path),
+        **counts,
+        "samples": samples,
+    }
 
 
 # ----------------------------------------------------------------------------------- report
+
 
 def percentile(values: List[float], p: int) -> Optional[float]:
     if not values:
@@ -531,8 +603,12 @@ def _git(*args: str) -> str:
 
 
 def machine() -> Dict[str, Any]:
-    facts: Dict[str, Any] = {"cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
-                             "platform": platform.platform(), "python": platform.python_version()}
+    facts: Dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     try:
         meminfo = Path("/proc/meminfo").read_text()
         facts["memory_gib"] = round(int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) / 2**20, 1)
@@ -557,8 +633,11 @@ def model_facts() -> Dict[str, Any]:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     stat = MODEL.stat()
-    return {"path": str(MODEL.relative_to(REPO_ROOT)), "sha256": digest.hexdigest()[:16],
-            "modified": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "path": str(MODEL.relative_to(REPO_ROOT)),
+        "sha256": digest.hexdigest()[:16],
+        "modified": dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def summarise(users: List[User], seconds: float) -> Dict[str, Any]:
@@ -571,8 +650,9 @@ def summarise(users: List[User], seconds: float) -> Dict[str, Any]:
     by_turn: Dict[str, List[float]] = {}
     for s in samples:
         if s.ok:
-            by_turn.setdefault(re.sub(r" \w+$", "", s.turn) if s.turn.startswith(("start ", "answer ")) else s.turn,
-                               []).append(s.seconds)
+            by_turn.setdefault(
+                re.sub(r" \w+$", "", s.turn) if s.turn.startswith(("start ", "answer ")) else s.turn, []
+            ).append(s.seconds)
 
     def ms(value: Optional[float]) -> Optional[float]:
         return None if value is None else round(value * 1000, 1)
@@ -582,15 +662,29 @@ def summarise(users: List[User], seconds: float) -> Dict[str, Any]:
         "messages_sent": len(samples),
         "messages_answered": len(answered),
         "messages_per_second": round(len(answered) / seconds, 2) if seconds else None,
-        "latency_ms": {"p50": ms(percentile(answered, 50)), "p95": ms(percentile(answered, 95)),
-                       "p99": ms(percentile(answered, 99)), "max": ms(max(answered, default=None)),
-                       "mean": ms(statistics.fmean(answered) if answered else None)},
-        "latency_ms_by_turn": {k: {"p50": ms(percentile(v, 50)), "p95": ms(percentile(v, 95))}
-                               for k, v in by_turn.items()},
+        "latency_ms": {
+            "p50": ms(percentile(answered, 50)),
+            "p95": ms(percentile(answered, 95)),
+            "p99": ms(percentile(answered, 99)),
+            "max": ms(max(answered, default=None)),
+            "mean": ms(statistics.fmean(answered) if answered else None),
+        },
+        "latency_ms_by_turn": {
+            k: {"p50": ms(percentile(v, 50)), "p95": ms(percentile(v, 95))} for k, v in by_turn.items()
+        },
         "conversations_completed": sum(u.finished for u in users),
         "errors": {"total": sum(kinds.values()), **kinds},
-        "error_details": [{"user": u.number, "sender": u.sender, "kind": u.failure.kind, "turn": u.failure.turn,
-                           "detail": u.failure.detail} for u in users if u.failure],
+        "error_details": [
+            {
+                "user": u.number,
+                "sender": u.sender,
+                "kind": u.failure.kind,
+                "turn": u.failure.turn,
+                "detail": u.failure.detail,
+            }
+            for u in users
+            if u.failure
+        ],
     }
 
 
@@ -598,28 +692,50 @@ def table(result: Dict[str, Any]) -> str:
     lat, err, rows = result["latency_ms"], result["errors"], result.get("progress_rows") or {}
     lines = [
         ("setup", f"{result['setup']} ({', '.join(result['targets'])})"),
-        ("users", f"{result['users']} ({result['conversations_completed']} conversations completed), "
-                  f"ramp {result['ramp_seconds']} s"),
-        ("messages", f"{result['messages_answered']} answered of {result['messages_sent']} sent "
-                     f"({result['messages_per_user']} per user)"),
+        (
+            "users",
+            f"{result['users']} ({result['conversations_completed']} conversations completed), "
+            f"ramp {result['ramp_seconds']} s",
+        ),
+        (
+            "messages",
+            f"{result['messages_answered']} answered of {result['messages_sent']} sent "
+            f"({result['messages_per_user']} per user)",
+        ),
         ("run time", f"{result['duration_seconds']} s"),
         ("messages/s", f"{result['messages_per_second']}"),
         ("latency ms", f"p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}"),
-        ("errors", f"{err['total']} (http {err['http']}, timeout {err['timeout']}, empty {err['empty']}, "
-                   f"unexpected {err['unexpected']}, client {err['client']})"),
-        ("progress rows", f"{rows.get('rows_expected', '-')} expected, {rows.get('rows_missing', '-')} missing, "
-                          f"{rows.get('duplicate_rows', '-')} duplicated, "
-                          f"{rows.get('unexpected_safety_flags', '-')} unexpected safety flags"
-         if "rows_expected" in rows else rows.get("error", "not checked")),
+        (
+            "errors",
+            f"{err['total']} (http {err['http']}, timeout {err['timeout']}, empty {err['empty']}, "
+            f"unexpected {err['unexpected']}, client {err['client']})",
+        ),
+        (
+            "progress rows",
+            f"{rows.get('rows_expected', '-')} expected, {rows.get('rows_missing', '-')} missing, "
+            f"{rows.get('duplicate_rows', '-')} duplicated, "
+            f"{rows.get('unexpected_safety_flags', '-')} unexpected safety flags"
+            if "rows_expected" in rows
+            else rows.get("error", "not checked"),
+        ),
     ]
     cpu = result["cpu_during_run"]
-    lines.append(("cpu (cores)", f"machine {cpu['machine_busy_cores']} of {cpu['cores']} busy: this benchmark "
-                                 f"{cpu['benchmark_cores']}, other processes {cpu['other_cores']}"
-                                 + ("  <- other work on the machine skews these figures" if contended(cpu) else "")))
+    lines.append(
+        (
+            "cpu (cores)",
+            f"machine {cpu['machine_busy_cores']} of {cpu['cores']} busy: this benchmark "
+            f"{cpu['benchmark_cores']}, other processes {cpu['other_cores']}"
+            + ("  <- other work on the machine skews these figures" if contended(cpu) else ""),
+        )
+    )
     log = result.get("server_log") or {}
     if log.get("path"):
-        lines.append(("server log", f"{log['error']} error, {log['traceback']} traceback, {log['warning']} warning "
-                                    f"lines ({log['path']})"))
+        lines.append(
+            (
+                "server log",
+                f"{log['error']} error, {log['traceback']} traceback, {log['warning']} warning lines ({log['path']})",
+            )
+        )
     width = max(len(k) for k, _ in lines)
     out = [f"{k.ljust(width)}  {v}" for k, v in lines]
     out += ["", "latency by turn (ms)     p50      p95"]
@@ -661,41 +777,49 @@ def ms_text(value: Optional[float]) -> str:
 def markdown_block(result: Dict[str, Any]) -> str:
     lat, err, rows, m = result["latency_ms"], result["errors"], result.get("progress_rows") or {}, result["machine"]
     changed = len(result["uncommitted"])
-    commit = result["commit"][:10] + (f" with uncommitted changes in {changed} files (listed in the JSON)"
-                                      if changed else "")
-    row_text = (f"{rows['rows_expected']} expected, {rows['rows_missing']} missing" if "rows_expected" in rows
-                else rows.get("error", "not checked"))
+    commit = result["commit"][:10] + (
+        f" with uncommitted changes in {changed} files (listed in the JSON)" if changed else ""
+    )
+    row_text = (
+        f"{rows['rows_expected']} expected, {rows['rows_missing']} missing"
+        if "rows_expected" in rows
+        else rows.get("error", "not checked")
+    )
     log, cpu = result.get("server_log") or {}, result["cpu_during_run"]
-    return "\n".join([
-        MARK.format(setup=result["setup"], end="begin"),
-        f"### {result['setup_title']}",
-        "",
-        f"Setup: {result['setup_description']}. Measured {result['date'][:10]}, commit {commit}, model {result['model'].get('sha256', '?')}; "
-        f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('memory_gib')} GiB, Rasa {m.get('rasa', '?')}, "
-        f"Python {m.get('python')}. The load generator ran on the same machine. {result['users']} users started "
-        f"over {result['ramp_seconds']} s, {result['messages_per_user']} messages each, one after another; "
-        f"command: `{result['command']}`.",
-        "",
-        "| users | messages | run time | messages/s | p50 | p95 | p99 | max | errors | progress rows |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        f"| {result['users']} | {result['messages_answered']} | {result['duration_seconds']} s "
-        f"| {result['messages_per_second']} | {ms_text(lat['p50'])} | {ms_text(lat['p95'])} | {ms_text(lat['p99'])} | {ms_text(lat['max'])} "
-        f"| {err['total']} | {row_text} |",
-        "",
-        f"Errors by kind: HTTP {err['http']}, timeout {err['timeout']}, empty reply {err['empty']}, "
-        f"unexpected reply {err['unexpected']}. Conversations completed: {result['conversations_completed']} "
-        f"of {result['users']}. Duplicated rows: {rows.get('duplicate_rows', '-')}; safety flags on these "
-        f"users: {rows.get('unexpected_safety_flags', '-')}."
-        + (f" Server log: {log['error']} error and {log['traceback']} traceback lines." if log.get("path") else "")
-        + f" CPU during the run: {cpu['machine_busy_cores']} of {cpu['cores']} cores busy, "
-          f"{cpu['benchmark_cores']} by the benchmark and its servers, {cpu['other_cores']} by other processes"
-        + (" (other work on the machine: these figures are skewed)." if contended(cpu) else "."),
-        *([""] if result["error_details"] or log.get("samples") else []),
-        *[f"- error, user {e['user']} at \"{e['turn']}\" ({e['kind']}): {e['detail']}"
-          for e in result["error_details"][:10]],
-        *[f"- server log: `{line}`" for line in log.get("samples", [])],
-        MARK.format(setup=result["setup"], end="end"),
-    ])
+    return "\n".join(
+        [
+            MARK.format(setup=result["setup"], end="begin"),
+            f"### {result['setup_title']}",
+            "",
+            f"Setup: {result['setup_description']}. Measured {result['date'][:10]}, commit {commit}, model {result['model'].get('sha256', '?')}; "
+            f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('memory_gib')} GiB, Rasa {m.get('rasa', '?')}, "
+            f"Python {m.get('python')}. The load generator ran on the same machine. {result['users']} users started "
+            f"over {result['ramp_seconds']} s, {result['messages_per_user']} messages each, one after another; "
+            f"command: `{result['command']}`.",
+            "",
+            "| users | messages | run time | messages/s | p50 | p95 | p99 | max | errors | progress rows |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+            f"| {result['users']} | {result['messages_answered']} | {result['duration_seconds']} s "
+            f"| {result['messages_per_second']} | {ms_text(lat['p50'])} | {ms_text(lat['p95'])} | {ms_text(lat['p99'])} | {ms_text(lat['max'])} "
+            f"| {err['total']} | {row_text} |",
+            "",
+            f"Errors by kind: HTTP {err['http']}, timeout {err['timeout']}, empty reply {err['empty']}, "
+            f"unexpected reply {err['unexpected']}. Conversations completed: {result['conversations_completed']} "
+            f"of {result['users']}. Duplicated rows: {rows.get('duplicate_rows', '-')}; safety flags on these "
+            f"users: {rows.get('unexpected_safety_flags', '-')}."
+            + (f" Server log: {log['error']} error and {log['traceback']} traceback lines." if log.get("path") else "")
+            + f" CPU during the run: {cpu['machine_busy_cores']} of {cpu['cores']} cores busy, "
+            f"{cpu['benchmark_cores']} by the benchmark and its servers, {cpu['other_cores']} by other processes"
+            + (" (other work on the machine: these figures are skewed)." if contended(cpu) else "."),
+            *([""] if result["error_details"] or log.get("samples") else []),
+            *[
+                f'- error, user {e["user"]} at "{e["turn"]}" ({e["kind"]}): {e["detail"]}'
+                for e in result["error_details"][:10]
+            ],
+            *[f"- server log: `{line}`" for line in log.get("samples", [])],
+            MARK.format(setup=result["setup"], end="end"),
+        ]
+    )
 
 
 def update_markdown(path: Path, result: Dict[str, Any]) -> None:
@@ -704,7 +828,7 @@ def update_markdown(path: Path, result: Dict[str, Any]) -> None:
     block = markdown_block(result)
     begin, end = MARK.format(setup=result["setup"], end="begin"), MARK.format(setup=result["setup"], end="end")
     if begin in text and end in text:
-        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     elif "\n## Load\n" in text:
         start = text.index("\n## Load\n") + len("\n## Load\n")
         following = text.find("\n## ", start)
@@ -717,15 +841,29 @@ def update_markdown(path: Path, result: Dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------------------------- main
 
+
 def parse_args(argv: List[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--users", type=int, default=50, help="simulated users (default 50)")
-    p.add_argument("--rasa-url", action="append", dest="rasa_urls", metavar="URL",
-                   help=f"a Rasa server; several: each user's messages go round-robin over them (default {DEFAULT_URL})")
-    p.add_argument("--start", nargs="?", const="single", choices=["single", "scaled"],
-                   help="start the servers first: single (scripts/run.sh, the default) or scaled (scripts/run_scaled.sh)")
-    p.add_argument("--progress-db-url",
-                   help="without --start: the progress database to check (default PROGRESS_DB_URL)")
+    p.add_argument(
+        "--rasa-url",
+        action="append",
+        dest="rasa_urls",
+        metavar="URL",
+        help=f"a Rasa server; several: each user's messages go round-robin over them (default {DEFAULT_URL})",
+    )
+    p.add_argument(
+        "--start",
+        nargs="?",
+        const="single",
+        choices=["single", "scaled"],
+        help="start the servers first: single (scripts/run.sh, the default) or scaled (scripts/run_scaled.sh)",
+    )
+    p.add_argument(
+        "--progress-db-url", help="without --start: the progress database to check (default PROGRESS_DB_URL)"
+    )
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which users start (default 10)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one reply (default 60)")
     p.add_argument("--think", type=float, default=0.0, help="pause before each message after the first (default 0)")
@@ -806,8 +944,12 @@ def main(argv: List[str]) -> int:
         update_markdown(MARKDOWN, result)
         print(f"updated {MARKDOWN.relative_to(REPO_ROOT)} (load, {setup})")
     rows = result["progress_rows"]
-    clean = (result["errors"]["total"] == 0 and rows.get("rows_missing") == 0 and not rows.get("duplicate_rows")
-             and not rows.get("unexpected_safety_flags"))
+    clean = (
+        result["errors"]["total"] == 0
+        and rows.get("rows_missing") == 0
+        and not rows.get("duplicate_rows")
+        and not rows.get("unexpected_safety_flags")
+    )
     return 0 if clean else 1
 
 

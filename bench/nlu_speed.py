@@ -19,6 +19,7 @@ tree's on the same messages (bench/components.py's: the safety evaluation sets a
 `--check` also compares the outputs: the encoders on every example of bot/data/nlu one by one and
 in batches of 64 (largest absolute difference), the classifiers' probabilities on every message.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,15 +50,16 @@ CLASSIFIER = ("bot/components/intent_classifier.py", "bot.components.intent_clas
 def module_at(revision: str, path: str, name: str, directory: Path, register: bool = False) -> Any:
     """The file as it was at `revision`, imported as module `name` (Rasa's component registry left alone
     unless `register`)."""
-    source = subprocess.run(["git", "show", f"{revision}:{path}"], cwd=REPO_ROOT, check=True,
-                            capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{revision}:{path}"], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+    ).stdout
     file = directory / (name.replace(".", "_") + ".py")
     file.write_text(source)
     from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
     original = DefaultV1Recipe.register
     if not register:
-        DefaultV1Recipe.register = lambda *a, **k: (lambda cls: cls)  # type: ignore[assignment]
+        DefaultV1Recipe.register = lambda *a, **k: lambda cls: cls  # type: ignore[assignment]
     try:
         spec = importlib.util.spec_from_file_location(name, file)
         module = importlib.util.module_from_spec(spec)
@@ -86,8 +88,10 @@ def bench_texts(every: int) -> List[str]:
 
 def figures(values: List[float]) -> str:
     values = sorted(values)
-    return (f"median {statistics.median(values) * 1e3:7.3f} ms  mean {statistics.fmean(values) * 1e3:7.3f} ms  "
-            f"p90 {values[int(0.9 * (len(values) - 1))] * 1e3:7.3f} ms  ({len(values)} calls)")
+    return (
+        f"median {statistics.median(values) * 1e3:7.3f} ms  mean {statistics.fmean(values) * 1e3:7.3f} ms  "
+        f"p90 {values[int(0.9 * (len(values) - 1))] * 1e3:7.3f} ms  ({len(values)} calls)"
+    )
 
 
 def quiet() -> None:
@@ -98,6 +102,7 @@ def quiet() -> None:
 
 
 # --- encoder: one process per variant ---------------------------------------------------------
+
 
 def encoder_child(variant: str, revision: str, every: int) -> None:
     """Prints the seconds of each `encode([text])` as JSON (run by `bench_encoder` in a child process)."""
@@ -122,10 +127,25 @@ def bench_encoder(revision: str, rounds: int, every: int, check: bool) -> None:
     spent: Dict[str, List[float]] = {"old": [], "new": []}
     per_round: Dict[str, List[float]] = {"old": [], "new": []}
     for round_ in range(rounds):
-        for variant in (["old", "new"] if round_ % 2 == 0 else ["new", "old"]):
-            output = subprocess.run([sys.executable, __file__, "--child", "encoder", "--variant", variant,
-                                     "--old", revision, "--every", str(every)], cwd=REPO_ROOT, check=True,
-                                    capture_output=True, text=True).stdout
+        for variant in ["old", "new"] if round_ % 2 == 0 else ["new", "old"]:
+            output = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "encoder",
+                    "--variant",
+                    variant,
+                    "--old",
+                    revision,
+                    "--every",
+                    str(every),
+                ],
+                cwd=REPO_ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             seconds = json.loads(output.strip().splitlines()[-1])["seconds"]
             spent[variant] += seconds
             per_round[variant].append(statistics.median(seconds) * 1e3)
@@ -133,22 +153,28 @@ def bench_encoder(revision: str, rounds: int, every: int, check: bool) -> None:
 
     new = SentenceEncoder()
     lengths = [len(new.tokenizer.encode(t).ids) for t in bench_texts(every)]
-    print(f"sentence encoder, encode([text]): {len(lengths)} texts (word pieces: median "
-          f"{statistics.median(lengths)}, max {max(lengths)}), {rounds} rounds, each variant in its own process")
+    print(
+        f"sentence encoder, encode([text]): {len(lengths)} texts (word pieces: median "
+        f"{statistics.median(lengths)}, max {max(lengths)}), {rounds} rounds, each variant in its own process"
+    )
     for variant, values in spent.items():
-        print(f"  {variant:>4}: {figures(values)}; medians by round: "
-              + ", ".join(f"{m:.2f}" for m in per_round[variant]))
+        print(
+            f"  {variant:>4}: {figures(values)}; medians by round: " + ", ".join(f"{m:.2f}" for m in per_round[variant])
+        )
     if check:
         with tempfile.TemporaryDirectory() as directory:
             old = module_at(revision, ENCODER[0], "old_sentence_encoder", Path(directory)).SentenceEncoder()
         examples = nlu_examples()
         single = max(float(np.abs(old.encode([t]) - new.encode([t])).max()) for t in examples)
         batched = float(np.abs(old.encode(examples) - new.encode(examples)).max())
-        print(f"  check on {len(examples)} NLU examples: max |old - new| one by one {single:.2e}, "
-              f"in batches of 64 {batched:.2e}")
+        print(
+            f"  check on {len(examples)} NLU examples: max |old - new| one by one {single:.2e}, "
+            f"in batches of 64 {batched:.2e}"
+        )
 
 
 # --- classifier: both in one process -----------------------------------------------------------
+
 
 def featurized_messages(model: str, texts: List[str]) -> tuple:
     """The trained classifier component and each text's message as the pipeline hands it to it."""
@@ -157,8 +183,11 @@ def featurized_messages(model: str, texts: List[str]) -> tuple:
 
     agent = Agent.load(get_local_model(model))
     runner = agent.processor.graph_runner
-    node = next(n for name, n in runner._instantiated_nodes.items()  # noqa: SLF001
-                if "SentenceIntentClassifier" in name)
+    node = next(
+        n
+        for name, n in runner._instantiated_nodes.items()  # noqa: SLF001
+        if "SentenceIntentClassifier" in name
+    )
     captured: List[Any] = []
     original = node._fn  # noqa: SLF001
 
@@ -200,19 +229,24 @@ def bench_classifier(revision: str, model: str, rounds: int, every: int, check: 
     for attribute in ("classes", "origins", "idf", "coef", "intercept"):
         setattr(old, attribute, getattr(new, attribute))
     spent = interleaved({"old": lambda m: old.process([m]), "new": lambda m: new.process([m])}, messages, rounds)
-    print(f"intent classifier, process([message]): {len(messages)} messages, {len(new.classes)} intents, "
-          f"coef {new.coef.shape}, interleaved in one process")
+    print(
+        f"intent classifier, process([message]): {len(messages)} messages, {len(new.classes)} intents, "
+        f"coef {new.coef.shape}, interleaved in one process"
+    )
     for variant, values in spent.items():
         print(f"  {variant:>4}: {figures(values)}")
     if check:
         one = max(float(np.abs(old.probabilities([m]) - new.probabilities([m])).max()) for m in messages)
         together = float(np.abs(old.probabilities(messages) - new.probabilities(messages)).max())
         same = all(old.probabilities([m]).argmax() == new.probabilities([m]).argmax() for m in messages)
-        print(f"  check: max |old - new| probability one by one {one:.2e}, all at once {together:.2e}; "
-              f"same top intent for every message: {same}")
+        print(
+            f"  check: max |old - new| probability one by one {one:.2e}, all at once {together:.2e}; "
+            f"same top intent for every message: {same}"
+        )
 
 
 # --- the whole NLU pipeline: bench/components.py, old files against new --------------------------
+
 
 def pipeline_child(variant: str, revision: str, model: str, output: str) -> None:
     with tempfile.TemporaryDirectory() as directory:
@@ -229,11 +263,28 @@ def bench_pipeline(revision: str, model: str, rounds: int) -> None:
     parse: Dict[str, List[float]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as directory:
         for round_ in range(rounds):
-            for variant in (["old", "new"] if round_ % 2 == 0 else ["new", "old"]):
+            for variant in ["old", "new"] if round_ % 2 == 0 else ["new", "old"]:
                 output = Path(directory) / f"{variant}-{round_}.json"
-                subprocess.run([sys.executable, __file__, "--child", "pipeline", "--variant", variant, "--old",
-                                revision, "--model", model, "--json", str(output)], cwd=REPO_ROOT, check=True,
-                               capture_output=True, text=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        "pipeline",
+                        "--variant",
+                        variant,
+                        "--old",
+                        revision,
+                        "--model",
+                        model,
+                        "--json",
+                        str(output),
+                    ],
+                    cwd=REPO_ROOT,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 result = json.loads(output.read_text())
                 parse[variant].append(result["parse_ms"]["mean"])
                 for name, values in result["nodes"].items():

@@ -17,6 +17,7 @@ the "self" column), so the groups of the "in" column overlap: tracker loading co
 deserialisation, and so on. Percentages are of the process's busy samples, every thread
 included; the event loop waiting for requests is counted apart (IDLE).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,19 +43,47 @@ from compare import find_process  # noqa: E402
 GROUPS: List[Tuple[str, Tuple[str, ...]]] = [
     ("sentence encoder (ONNX Runtime)", ("sentence_encoder.py",)),
     ("safety gate", ("safety/gate.py", "bot/safety/")),
-    ("other NLU components", ("count_vectors_featurizer.py", "spacy/", "spacy_", "intent_classifier.py", "entity_extractor.py",
-                              "fallback_classifier.py", "regex_message_handler.py", "entity_synonyms.py")),
+    (
+        "other NLU components",
+        (
+            "count_vectors_featurizer.py",
+            "spacy/",
+            "spacy_",
+            "intent_classifier.py",
+            "entity_extractor.py",
+            "fallback_classifier.py",
+            "regex_message_handler.py",
+            "entity_synonyms.py",
+        ),
+    ),
     ("NLU graph (Rasa + dask)", ("_parse_message_with_graph",)),
     ("event deserialisation", ("from_parameters (", "deserialise_events (", "resolve_by_type")),
-    ("tracker loading (SQL + replay)", ("retrieve (rasa/core/tracker_store.py", "_retrieve (rasa/core/tracker_store.py",
-                                        "from_dict (rasa/shared/core/trackers.py", "get_or_create_tracker (")),
-    ("tracker saving (SQL)", ("save (rasa/core/tracker_store.py", "save (bot/stores.py", "save_tracker (",
-                              "_additional_events")),
+    (
+        "tracker loading (SQL + replay)",
+        (
+            "retrieve (rasa/core/tracker_store.py",
+            "_retrieve (rasa/core/tracker_store.py",
+            "from_dict (rasa/shared/core/trackers.py",
+            "get_or_create_tracker (",
+        ),
+    ),
+    (
+        "tracker saving (SQL)",
+        ("save (rasa/core/tracker_store.py", "save (bot/stores.py", "save_tracker (", "_additional_events"),
+    ),
     ("rule policy", ("rule_policy.py",)),
     ("other policy work", ("policy.py", "tracker_featurizers.py", "ensemble.py")),
     ("forms", ("forms.py", "loops.py")),
-    ("custom action calls (HTTP, JSON)", ("run (rasa/core/actions/action.py:7", "_action_call_format", "endpoints.py",
-                                          "_validate_action_result", "run (bot/serve.py:")),
+    (
+        "custom action calls (HTTP, JSON)",
+        (
+            "run (rasa/core/actions/action.py:7",
+            "_action_call_format",
+            "endpoints.py",
+            "_validate_action_result",
+            "run (bot/serve.py:",
+        ),
+    ),
     ("request handling, the rest (Sanic, Rasa's processor, locks)", ("sanic/http.py", "rest.py")),
     ("action server handlers (progress database)", ("bot/actions/",)),
     ("rasa_sdk", ("rasa_sdk",)),
@@ -102,8 +131,11 @@ def summarise(raw: Path) -> Dict[str, Any]:
     return {
         "samples": total,
         "idle_samples": idle,
-        "groups": [{"group": name, "in": percent(inclusive[name]), "self": percent(innermost[name])}
-                   for name, _ in GROUPS + [("other", ())] if inclusive[name] or innermost[name]],
+        "groups": [
+            {"group": name, "in": percent(inclusive[name]), "self": percent(innermost[name])}
+            for name, _ in GROUPS + [("other", ())]
+            if inclusive[name] or innermost[name]
+        ],
         "top_frames": [{"frame": f, "in": percent(n)} for f, n in frames.most_common(60)],
     }
 
@@ -137,9 +169,24 @@ def profile(args: argparse.Namespace) -> Dict[str, Any]:
             if pid is None:
                 raise SystemExit(f"no {name} process under the servers (log: {servers.log})")
             spies[name] = subprocess.Popen(
-                [args.py_spy, "record", "--pid", str(pid), "--rate", str(args.rate), "--duration", str(int(args.seconds)),
-                 "--format", "raw", "--output", str(out / f"{name}.txt"), "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    args.py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    str(int(args.seconds)),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out / f"{name}.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         time.sleep(1.0)
         driven = asyncio.run(load_rounds(servers.urls, args.users, args.seconds - 2))
         for name, spy in spies.items():
@@ -148,10 +195,17 @@ def profile(args: argparse.Namespace) -> Dict[str, Any]:
                 raise SystemExit(f"py-spy failed on the {name} process: {err.decode(errors='replace')[-800:]}")
     finally:
         servers.stop()
-    result = {"machine": {**load.machine(), "commit": load._git("rev-parse", "--short", "HEAD")},
-              "model": load.model_facts(), "date": stamp, "users": args.users,
-              "seconds": args.seconds, "rate": args.rate, "load": driven,
-              "processes": {name: summarise(out / f"{name}.txt") for name in pids}, "raw": str(out)}
+    result = {
+        "machine": {**load.machine(), "commit": load._git("rev-parse", "--short", "HEAD")},
+        "model": load.model_facts(),
+        "date": stamp,
+        "users": args.users,
+        "seconds": args.seconds,
+        "rate": args.rate,
+        "load": driven,
+        "processes": {name: summarise(out / f"{name}.txt") for name in pids},
+        "raw": str(out),
+    }
     (args.out / f"profile-{stamp}.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -159,14 +213,21 @@ def profile(args: argparse.Namespace) -> Dict[str, Any]:
 def table(result: Dict[str, Any]) -> str:
     lines = []
     machine = result["machine"]
-    lines.append(f"Profile of the servers: {result['users']} simulated users, {result['seconds']:.0f} s of py-spy samples "
-                 f"at {result['rate']} Hz; commit {machine.get('commit', '?')}, {machine.get('cores', '?')} cores, "
-                 f"{result['date']}. Load: {result['load']['messages']} messages, {result['load']['errors']} errors.")
+    lines.append(
+        f"Profile of the servers: {result['users']} simulated users, {result['seconds']:.0f} s of py-spy samples "
+        f"at {result['rate']} Hz; commit {machine.get('commit', '?')}, {machine.get('cores', '?')} cores, "
+        f"{result['date']}. Load: {result['load']['messages']} messages, {result['load']['errors']} errors."
+    )
     for name, title in (("rasa", "Rasa process"), ("actions", "action server")):
         summary = result["processes"][name]
-        lines += ["", f"{title}: {summary['samples']} busy samples ({summary['idle_samples']} more waiting for "
-                      f"requests, left out), % of the busy ones", "",
-                  "| what it was doing | in (with what it calls) | self (innermost) |", "| --- | ---: | ---: |"]
+        lines += [
+            "",
+            f"{title}: {summary['samples']} busy samples ({summary['idle_samples']} more waiting for "
+            f"requests, left out), % of the busy ones",
+            "",
+            "| what it was doing | in (with what it calls) | self (innermost) |",
+            "| --- | ---: | ---: |",
+        ]
         lines += [f"| {g['group']} | {g['in']:.1f} | {g['self']:.1f} |" for g in summary["groups"]]
     return "\n".join(lines)
 
@@ -178,7 +239,7 @@ def update_markdown(path: Path, text: str) -> None:
     document = path.read_text()
     block = f"{BEGIN}\n{text}\n\nRaw samples and frames: `{Path('results/bench')}/profile-*.json`.\n{END}"
     if BEGIN in document and END in document:
-        document = document[:document.index(BEGIN)] + block + document[document.index(END) + len(END):]
+        document = document[: document.index(BEGIN)] + block + document[document.index(END) + len(END) :]
     else:
         document = document.rstrip() + "\n\n## Profile\n\n" + block + "\n"
     path.write_text(document)

@@ -18,6 +18,7 @@ wins when set, for PostgreSQL) and PROGRESS_DB_URL. The period: RETENTION_DAYS (
 Prints counts only, never a sender id or any content. A documented cron line runs it nightly
 (README, "Retention").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,18 @@ from typing import Dict, Iterable, List, Optional, Set
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, inspect, select
 from sqlalchemy.engine import Engine
 
-from bot.actions.progress_db import (PracticeRun, Reflection, ResumeAttempt, ResumeCode, SafetyFlag, SafetySign,
-                                     StepProgress, User, _engine, database_url)
+from bot.actions.progress_db import (
+    PracticeRun,
+    Reflection,
+    ResumeAttempt,
+    ResumeCode,
+    SafetyFlag,
+    SafetySign,
+    StepProgress,
+    User,
+    _engine,
+    database_url,
+)
 
 DEFAULT_RETENTION_DAYS = 90
 # Someone who said no to storing: their conversation is deleted this long after their last message
@@ -39,8 +50,14 @@ DEFAULT_RETENTION_DAYS = 90
 DEFAULT_NO_CONSENT_HOURS = 24
 # Rasa's SQLTrackerStore table; only the columns needed here.
 _metadata = MetaData()
-EVENTS = Table("events", _metadata, Column("id", Integer, primary_key=True), Column("sender_id", String(255)),
-               Column("type_name", String(255)), Column("timestamp", Float))
+EVENTS = Table(
+    "events",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("type_name", String(255)),
+    Column("timestamp", Float),
+)
 
 # Every progress table with the time columns that show activity.
 PROGRESS_ACTIVITY = [
@@ -52,8 +69,7 @@ PROGRESS_ACTIVITY = [
     (PracticeRun, [PracticeRun.created_at]),
 ]
 # Children before parents (foreign keys).
-PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, SafetyFlag, ResumeCode, ResumeAttempt,
-                         User]
+PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, SafetyFlag, ResumeCode, ResumeAttempt, User]
 # Failed resume-code guesses are only needed for the hourly limit (bot/actions/resume.py).
 RESUME_ATTEMPTS_KEPT = dt.timedelta(days=1)
 
@@ -63,7 +79,7 @@ def retention_days() -> int:
     try:
         days = int(raw)
     except ValueError:
-        raise SystemExit(f"RETENTION_DAYS must be a whole number of days, got {raw!r}")
+        raise SystemExit(f"RETENTION_DAYS must be a whole number of days, got {raw!r}") from None
     if days < 1:
         raise SystemExit(f"RETENTION_DAYS must be at least 1, got {days}")
     return days
@@ -74,7 +90,7 @@ def no_consent_hours() -> int:
     try:
         hours = int(raw)
     except ValueError:
-        raise SystemExit(f"RETENTION_NO_CONSENT_HOURS must be a whole number of hours, got {raw!r}")
+        raise SystemExit(f"RETENTION_NO_CONSENT_HOURS must be a whole number of hours, got {raw!r}") from None
     if hours < 1:
         raise SystemExit(f"RETENTION_NO_CONSENT_HOURS must be at least 1, got {hours}")
     return hours
@@ -99,10 +115,12 @@ class Report:
         return f"{self.expired_senders} {'person' if self.expired_senders == 1 else 'people'}"
 
     def __str__(self) -> str:
-        return (f"{self.people()} past the retention period: deleted {self.tracker_events} "
-                f"conversation events and {self.progress_rows} progress rows; "
-                f"{self.unconsented_conversations} conversations without consent to storing past their "
-                f"period: deleted {self.unconsented_events} events")
+        return (
+            f"{self.people()} past the retention period: deleted {self.tracker_events} "
+            f"conversation events and {self.progress_rows} progress rows; "
+            f"{self.unconsented_conversations} conversations without consent to storing past their "
+            f"period: deleted {self.unconsented_events} events"
+        )
 
 
 def _has_events(engine: Optional[Engine]) -> bool:
@@ -140,7 +158,7 @@ def delete_senders(senders: Iterable[str], progress: Engine, tracker: Optional[E
     report = Report(expired_senders=len(ids))
     if not ids:
         return report
-    batches = [ids[i:i + 500] for i in range(0, len(ids), 500)]
+    batches = [ids[i : i + 500] for i in range(0, len(ids), 500)]
     if _has_events(tracker):
         with tracker.begin() as conn:
             for batch in batches:
@@ -159,8 +177,9 @@ def expired(progress: Engine, tracker: Optional[Engine], days: int, now: Optiona
     return {sender for sender, when in last_activity(progress, tracker).items() if when < cutoff}
 
 
-def unconsented_conversations(progress: Engine, tracker: Optional[Engine], hours: int,
-                              now: Optional[dt.datetime] = None) -> Set[str]:
+def unconsented_conversations(
+    progress: Engine, tracker: Optional[Engine], hours: int, now: Optional[dt.datetime] = None
+) -> Set[str]:
     """Senders whose conversation has been quiet for `hours` and who have not agreed to storing."""
     if not _has_events(tracker):
         return set()
@@ -171,13 +190,21 @@ def unconsented_conversations(progress: Engine, tracker: Optional[Engine], hours
             consenting = set(conn.execute(select(User.sender_id).where(User.consent.is_(True))).scalars())
     with tracker.connect() as conn:
         rows = conn.execute(select(EVENTS.c.sender_id, func.max(EVENTS.c.timestamp)).group_by(EVENTS.c.sender_id))
-        return {sender for sender, stamp in rows
-                if stamp is not None and sender not in consenting and dt.datetime.utcfromtimestamp(stamp) < cutoff}
+        return {
+            sender
+            for sender, stamp in rows
+            if stamp is not None and sender not in consenting and dt.datetime.utcfromtimestamp(stamp) < cutoff
+        }
 
 
-def run_retention(days: int, progress_url: Optional[str] = None, tracker_db_url: Optional[str] = None,
-                  dry_run: bool = False, now: Optional[dt.datetime] = None,
-                  no_consent_hours_: Optional[int] = None) -> Report:
+def run_retention(
+    days: int,
+    progress_url: Optional[str] = None,
+    tracker_db_url: Optional[str] = None,
+    dry_run: bool = False,
+    now: Optional[dt.datetime] = None,
+    no_consent_hours_: Optional[int] = None,
+) -> Report:
     progress = _engine(progress_url or database_url())
     tracker = _engine(tracker_db_url) if tracker_db_url else None
     senders = expired(progress, tracker, days, now)
@@ -188,8 +215,11 @@ def run_retention(days: int, progress_url: Optional[str] = None, tracker_db_url:
     report = delete_senders(senders, progress, tracker)
     if inspect(progress).has_table(ResumeAttempt.__tablename__):
         with progress.begin() as conn:
-            report.progress_rows += conn.execute(delete(ResumeAttempt).where(
-                ResumeAttempt.attempted_at < (now or dt.datetime.utcnow()) - RESUME_ATTEMPTS_KEPT)).rowcount
+            report.progress_rows += conn.execute(
+                delete(ResumeAttempt).where(
+                    ResumeAttempt.attempted_at < (now or dt.datetime.utcnow()) - RESUME_ATTEMPTS_KEPT
+                )
+            ).rowcount
     report.unconsented_conversations = len(quiet)
     for sender in sorted(quiet):
         report.unconsented_events += delete_conversation(sender, tracker)
@@ -206,8 +236,8 @@ ERASE_SLOT = "erase_conversation"
 class PersonData:
     """What is stored about one person, in counts (for "delete my data" and "export my data")."""
 
-    messages: int = 0          # their messages in the conversation (tracker store)
-    events: int = 0            # all conversation events
+    messages: int = 0  # their messages in the conversation (tracker store)
+    events: int = 0  # all conversation events
     first_message: Optional[dt.datetime] = None
     last_message: Optional[dt.datetime] = None
 
@@ -219,8 +249,11 @@ def conversation_counts(sender: str, tracker: Optional[Engine]) -> PersonData:
     events = EVENTS
     with tracker.connect() as conn:
         data.events = conn.execute(select(func.count()).where(events.c.sender_id == sender)).scalar() or 0
-        row = conn.execute(select(func.count(), func.min(events.c.timestamp), func.max(events.c.timestamp))
-                           .where(events.c.sender_id == sender, events.c.type_name == "user")).one()
+        row = conn.execute(
+            select(func.count(), func.min(events.c.timestamp), func.max(events.c.timestamp)).where(
+                events.c.sender_id == sender, events.c.type_name == "user"
+            )
+        ).one()
     data.messages = row[0] or 0
     if row[1] is not None:
         data.first_message = dt.datetime.utcfromtimestamp(row[1])
@@ -259,8 +292,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     report = run_retention(days, tracker_db_url=tracker_url(), dry_run=args.dry_run)
     if args.dry_run:
-        print(f"dry run, retention {days} days: {report.people()} past the period, "
-              f"{report.unconsented_conversations} conversations without consent past theirs; nothing deleted")
+        print(
+            f"dry run, retention {days} days: {report.people()} past the period, "
+            f"{report.unconsented_conversations} conversations without consent past theirs; nothing deleted"
+        )
     else:
         print(f"retention {days} days: {report}")
     return 0

@@ -4,6 +4,7 @@ Used by the actions (bot/actions/resume.py, the whole design is described there)
 component that recognises a code typed alone (bot/components/resume_code.py) and by the tracker
 store, which never stores a code in clear (bot/stores.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,6 +73,4 @@ def _secret() -> bytes:
 
 
 def code_hash(code: str) -> str:
-    return hashlib.scrypt(code.encode("utf-8"), salt=_secret(), n=2 ** 14, r=8, p=1, dklen=32).hex()
-
-
+    return hashlib.scrypt(code.encode("utf-8"), salt=_secret(), n=2**14, r=8, p=1, dklen=32).hex()

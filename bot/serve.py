@@ -29,6 +29,7 @@ All are small wrappers installed before Rasa starts (Rasa 3.6 has no hook for th
 pinned in requirements.txt and tests/test_faults.py checks the behaviour on the real servers). A
 plain `rasa run` works too, without these changes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,7 @@ def action_timeout() -> float:
     try:
         value = float(raw) if raw else DEFAULT_ACTION_TIMEOUT_SECONDS
     except ValueError:
-        raise SystemExit(f"ACTION_TIMEOUT_SECONDS must be a number of seconds, got {raw!r}")
+        raise SystemExit(f"ACTION_TIMEOUT_SECONDS must be a number of seconds, got {raw!r}") from None
     if value <= 0:
         raise SystemExit(f"ACTION_TIMEOUT_SECONDS must be above 0, got {value}")
     return value
@@ -78,8 +79,12 @@ def _event_validators(schema: Any, validator_class: Any) -> Any:
     events = schema.get("properties", {}).get("events", {})
     items = events.get("items", {})
     alternatives = items.get("oneOf")
-    if (events.get("type") != "array" or set(events) != {"type", "items"} or not alternatives
-            or "event" not in items.get("required", [])):
+    if (
+        events.get("type") != "array"
+        or set(events) != {"type", "items"}
+        or not alternatives
+        or "event" not in items.get("required", [])
+    ):
         return None
     by_name = {}
     for alternative in alternatives:
@@ -168,10 +173,14 @@ def _keep_action_connections(endpoint: Any) -> None:
     kept = getattr(endpoint, "_kept_session", None)
     if kept is not None and kept.session._loop is loop and not kept.session.closed:
         return
-    auth = (aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
-            if endpoint.basic_auth else None)
+    auth = (
+        aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+        if endpoint.basic_auth
+        else None
+    )
     session = aiohttp.ClientSession(
-        headers=endpoint.headers, auth=auth,
+        headers=endpoint.headers,
+        auth=auth,
         timeout=aiohttp.ClientTimeout(total=rasa_action.DEFAULT_REQUEST_TIMEOUT),
         connector=aiohttp.TCPConnector(keepalive_timeout=ACTION_KEEPALIVE_SECONDS),
     )
@@ -238,8 +247,9 @@ def install() -> None:
             raise  # a form's normal "not this slot": Rasa handles it
         except Exception as error:  # noqa: BLE001 - any failure of the remote call
             # Type and action name only: the error's text can carry what the user typed.
-            logger.error("custom action '%s' failed (%s): the user was asked to try again",
-                         self.name(), type(error).__name__)
+            logger.error(
+                "custom action '%s' failed (%s): the user was asked to try again", self.name(), type(error).__name__
+            )
             if _told_this_turn(tracker):
                 return []  # one apology per message is enough
             return [BotUttered(content.text(FAILURE_MESSAGE), metadata={"failure": FAILURE_MESSAGE})]

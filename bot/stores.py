@@ -18,6 +18,7 @@ Only the dialect and host of a store are logged, never a password.
 
     python -m bot.stores migrate    # Rasa's tracker tables + the progress database's migrations
 """
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,7 @@ class URLTrackerStore(SQLTrackerStore):
     whole URL: so the URL goes through Rasa's own engine set-up (pool sizes, schema, retries).
     """
 
-    def __init__(self, domain: Any = None, host: Optional[str] = None, event_broker: Any = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, domain: Any = None, host: Optional[str] = None, event_broker: Any = None, **kwargs: Any) -> None:
         url = prepare(host or tracker_db_url())
         logger.info("tracker store: %s", describe(url))
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
@@ -169,7 +169,7 @@ class AtomicRedisLockStore(RedisLockStore):
         try:
             return self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
         except Exception as error:
-            raise LockError(f"Error while acquiring lock. Error:\n{error}")
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
     def update_lock(self, conversation_id: str) -> None:
         self._change(conversation_id, lambda lock: lock.remove_expired_tickets())
@@ -189,14 +189,17 @@ def lock_store_from_url(url: Optional[str]) -> LockStore:
         return InMemoryLockStore()
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
-        raise ValueError(f"RASA_LOCK_STORE_URL must look like redis://[:password@]host:port/db, "
-                         f"got the scheme {parts.scheme!r}")
+        raise ValueError(
+            f"RASA_LOCK_STORE_URL must look like redis://[:password@]host:port/db, got the scheme {parts.scheme!r}"
+        )
     host, port = parts.hostname or "localhost", parts.port or 6379
     path = parts.path.strip("/")
     if path and not path.isdigit():
         raise ValueError(f"RASA_LOCK_STORE_URL: the Redis database must be a number, got {path!r}")
     store = AtomicRedisLockStore(
-        host=host, port=port, db=int(path or 0),
+        host=host,
+        port=port,
+        db=int(path or 0),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         use_ssl=parts.scheme == "rediss",
@@ -234,7 +237,7 @@ def migrate(tracker_url: Optional[str] = None, progress_url: Optional[str] = Non
     try:
         probe.connect().close()
     except SQLAlchemyError as error:
-        raise SystemExit(f"the tracker database ({describe(url)}) does not answer: {type(error).__name__}")
+        raise SystemExit(f"the tracker database ({describe(url)}) does not answer: {type(error).__name__}") from None
     finally:
         probe.dispose()
     store = URLTrackerStore(host=url)
@@ -244,7 +247,9 @@ def migrate(tracker_url: Optional[str] = None, progress_url: Optional[str] = Non
     finally:
         store.engine.dispose()
     upgrade(progress_url or database_url())
-    print(f"tracker store ready ({describe(url)}); progress database at head ({describe(progress_url or database_url())})")
+    print(
+        f"tracker store ready ({describe(url)}); progress database at head ({describe(progress_url or database_url())})"
+    )
 
 
 def main(argv: Optional[list] = None) -> int:

@@ -1,4 +1,5 @@
 """Alembic environment: the progress database's URL comes from the caller or PROGRESS_DB_URL."""
+
 from logging.config import fileConfig
 
 from alembic import context

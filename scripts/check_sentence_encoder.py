@@ -7,6 +7,7 @@ GBs). Run it from any Python that has them, from the repository root:
 
 Sentences: every training example of bot/data/nlu (or the ones given on the command line).
 """
+
 import sys
 from pathlib import Path
 
@@ -39,8 +40,10 @@ def main() -> int:
     diff = np.abs(ours - theirs).max(axis=1)
     worst = int(diff.argmax())
     cos = (ours * theirs).sum(axis=1)
-    print(f"{len(texts)} sentences; largest absolute difference {diff.max():.2e} "
-          f"({texts[worst][:60]!r}); smallest cosine {cos.min():.6f}")
+    print(
+        f"{len(texts)} sentences; largest absolute difference {diff.max():.2e} "
+        f"({texts[worst][:60]!r}); smallest cosine {cos.min():.6f}"
+    )
     return 0 if diff.max() < 1e-4 else 1
 
 

@@ -10,6 +10,7 @@ the bot) and Rasa's way of scoring: labels per token, F1 weighted by support, `n
     python scripts/eval_entities.py            # both protocols, per entity and overall
     python scripts/eval_entities.py --errors   # ... and the messages it got wrong (strict protocol)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,20 +54,30 @@ def run(strict: bool, folds: int, seed: int) -> Tuple[Dict[str, Tuple[float, flo
     for example in examples:
         example.set(TOKENS_NAMES["text"], [Token(t.text, t.idx, lemma=t.lemma_) for t in nlp(example.get("text"))])
     gold, predicted, errors = [], [], []
-    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(examples, [e.get("intent") for e in examples])
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(
+        examples, [e.get("intent") for e in examples]
+    )
     for train_index, test_index in splits:
         train = TrainingData([examples[i] for i in train_index], entity_synonyms=dict(data.entity_synonyms))
         if strict:
-            seen = {e.get("text")[x["start"]:x["end"]].lower() for e in train.training_examples
-                    for x in e.get("entities") or []}
+            seen = {
+                e.get("text")[x["start"] : x["end"]].lower()
+                for e in train.training_examples
+                for x in e.get("entities") or []
+            }
             train.entity_synonyms = {k: v for k, v in data.entity_synonyms.items() if k.lower() in seen}
         extractor = PhraseEntityExtractor(PhraseEntityExtractor.get_default_config(), MagicMock(), MagicMock())
         extractor.persist = lambda: None  # nothing to store
         extractor.train(train)
         for i in test_index:
             example = examples[i]
-            message = Message(data={"text": example.get("text"), "intent": {"name": example.get("intent")},
-                                    TOKENS_NAMES["text"]: example.get(TOKENS_NAMES["text"])})
+            message = Message(
+                data={
+                    "text": example.get("text"),
+                    "intent": {"name": example.get("intent")},
+                    TOKENS_NAMES["text"]: example.get(TOKENS_NAMES["text"]),
+                }
+            )
             found = extractor.extract(message)
             gold += token_labels(example, example.get("entities") or [])
             predicted += token_labels(example, found)

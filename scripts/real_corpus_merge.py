@@ -10,6 +10,7 @@ Not run by `make` (the raw units are not in the repository); docs/data.md says h
 `DIR` holds batch_<n>.A.jsonl and batch_<n>.B.jsonl (one labeller each, docs/labelling-guide.md).
 Splits are by source post (every unit of a post in one split): 60% train, 20% dev, 20% test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,11 +47,13 @@ def key(row: dict) -> Tuple:
     """What must agree: the label, the tier and self-harm kind of explicit danger, the kind of an
     indirect sign, and whether the writer is the one who did it."""
     label = row.get("label")
-    return (label,
-            row.get("tier") if label == "explicit" else None,
-            row.get("self_harm") if label == "explicit" and row.get("tier") == "self_harm" else None,
-            row.get("kind") if label == "indirect" else None,
-            bool(row.get("perpetrator")))
+    return (
+        label,
+        row.get("tier") if label == "explicit" else None,
+        row.get("self_harm") if label == "explicit" and row.get("tier") == "self_harm" else None,
+        row.get("kind") if label == "indirect" else None,
+        bool(row.get("perpetrator")),
+    )
 
 
 def kappa(a: Sequence, b: Sequence) -> float:
@@ -77,11 +80,15 @@ def agreement(units: List[dict], a: Dict[str, dict], b: Dict[str, dict]) -> Dict
         "units": len(ids),
         "label (5 classes) agreement": sum(a[i]["label"] == b[i]["label"] for i in ids) / len(ids),
         "label (5 classes) kappa": kappa([a[i]["label"] for i in ids], [b[i]["label"] for i in ids]),
-        "risk (explicit / self-harm / indirect / none) kappa": kappa([risk(a[i]) for i in ids], [risk(b[i]) for i in ids]),
-        "tier kappa, where both said explicit": kappa([a[i].get("tier") for i in both_explicit],
-                                                      [b[i].get("tier") for i in both_explicit]),
-        "kind kappa, where both said indirect": kappa([a[i].get("kind") for i in both_indirect],
-                                                      [b[i].get("kind") for i in both_indirect]),
+        "risk (explicit / self-harm / indirect / none) kappa": kappa(
+            [risk(a[i]) for i in ids], [risk(b[i]) for i in ids]
+        ),
+        "tier kappa, where both said explicit": kappa(
+            [a[i].get("tier") for i in both_explicit], [b[i].get("tier") for i in both_explicit]
+        ),
+        "kind kappa, where both said indirect": kappa(
+            [a[i].get("kind") for i in both_indirect], [b[i].get("kind") for i in both_indirect]
+        ),
         "full agreement (label, tier, kind, perpetrator)": sum(key(a[i]) == key(b[i]) for i in ids) / len(ids),
     }
 
@@ -117,13 +124,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(f"{name:55} {value:.3f}" if isinstance(value, float) else f"{name:55} {value}")
         return
     if args.command == "disagreements":
-        rows = [{"id": u["id"], "text": u["text"], "labeller_1": {k: v for k, v in a[u["id"]].items() if k != "id"},
-                 "labeller_2": {k: v for k, v in b[u["id"]].items() if k != "id"}}
-                for u in units if key(a[u["id"]]) != key(b[u["id"]])]
+        rows = [
+            {
+                "id": u["id"],
+                "text": u["text"],
+                "labeller_1": {k: v for k, v in a[u["id"]].items() if k != "id"},
+                "labeller_2": {k: v for k, v in b[u["id"]].items() if k != "id"},
+            }
+            for u in units
+            if key(a[u["id"]]) != key(b[u["id"]])
+        ]
         args.out.mkdir(parents=True, exist_ok=True)
         for part in range(args.parts):
             with open(args.out / f"disagreements_{part + 1}.jsonl", "w", encoding="utf-8") as f:
-                for row in rows[part::args.parts]:
+                for row in rows[part :: args.parts]:
                     f.write(json.dumps(row) + "\n")
         print(len(rows), "disagreements in", args.parts, "parts")
         return
@@ -141,10 +155,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             missing.append(unit["id"])
             continue
         agreed = key(a[unit["id"]]) == key(b[unit["id"]]) and unit["id"] not in adjudicated
-        out[split_of(unit["post"])].append({"id": unit["id"], "text": unit["text"], **label,
-                                            "stratum": unit["stratum"], "source": unit["source"],
-                                            "group": groups.setdefault(unit["post"], len(groups) + 1),
-                                            "agreed": agreed})
+        out[split_of(unit["post"])].append(
+            {
+                "id": unit["id"],
+                "text": unit["text"],
+                **label,
+                "stratum": unit["stratum"],
+                "source": unit["source"],
+                "group": groups.setdefault(unit["post"], len(groups) + 1),
+                "agreed": agreed,
+            }
+        )
     if missing:
         raise SystemExit(f"{len(missing)} disagreements without an adjudication, e.g. {missing[:5]}")
     for name, rows in out.items():

@@ -11,6 +11,7 @@ Sources (licences in docs/data.md): umbrae/reddit-top-2.5-million (top posts of 
 subreddit) and the Dreaddit corpus (Turcan & McKeown 2019: five-sentence segments of posts from
 r/domesticviolence, r/survivorsofabuse, r/relationships, r/ptsd and others).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,17 +23,36 @@ import re
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Tuple
 
-csv.field_size_limit(10 ** 9)
+csv.field_size_limit(10**9)
 
 SEED = 20261207
 
 # Stratum -> (sources, how many units). Sources are "reddit:<file stem>" or "dreaddit:<subreddit>".
-RELATIONSHIP_SOURCES = ["reddit:relationships", "reddit:relationship_advice", "reddit:dating_advice",
-                        "reddit:BreakUps", "reddit:relationship_tips", "reddit:offmychest", "reddit:confession",
-                        "reddit:confessions", "reddit:TwoXChromosomes", "reddit:needadvice", "reddit:Advice",
-                        "reddit:legaladvice", "dreaddit:relationships"]
-GENERAL_SOURCES = ["reddit:AskReddit", "reddit:AskWomen", "reddit:AskMen", "reddit:teenagers", "reddit:Parenting",
-                   "reddit:Mommit", "reddit:daddit", "reddit:Anxiety"]
+RELATIONSHIP_SOURCES = [
+    "reddit:relationships",
+    "reddit:relationship_advice",
+    "reddit:dating_advice",
+    "reddit:BreakUps",
+    "reddit:relationship_tips",
+    "reddit:offmychest",
+    "reddit:confession",
+    "reddit:confessions",
+    "reddit:TwoXChromosomes",
+    "reddit:needadvice",
+    "reddit:Advice",
+    "reddit:legaladvice",
+    "dreaddit:relationships",
+]
+GENERAL_SOURCES = [
+    "reddit:AskReddit",
+    "reddit:AskWomen",
+    "reddit:AskMen",
+    "reddit:teenagers",
+    "reddit:Parenting",
+    "reddit:Mommit",
+    "reddit:daddit",
+    "reddit:Anxiety",
+]
 STRATA = {
     # Survivor accounts and abuse forums: explicit and indirect disclosures, and their context.
     "abuse_forums": (["dreaddit:domesticviolence", "dreaddit:survivorsofabuse"], 1300),
@@ -46,8 +66,17 @@ STRATA = {
     # signs and the ordinary sentences that share their words.
     "control_words": (RELATIONSHIP_SOURCES, 500),
     # Post titles: short, often the whole situation in one line.
-    "titles": (["reddit:relationships", "reddit:relationship_advice", "reddit:SuicideWatch", "reddit:TwoXChromosomes",
-                "reddit:BreakUps", "reddit:offmychest"], 300),
+    "titles": (
+        [
+            "reddit:relationships",
+            "reddit:relationship_advice",
+            "reddit:SuicideWatch",
+            "reddit:TwoXChromosomes",
+            "reddit:BreakUps",
+            "reddit:offmychest",
+        ],
+        300,
+    ),
 }
 
 # A second round, drawn after the first was labelled, where the first was thin: indirect signs
@@ -63,13 +92,17 @@ VIOLENT = re.compile(
     r"\b(kill\w*|murder\w*|die|died|dying|dead|death|suicid\w*|hit|hits|hitting|punch\w*|slap\w*|kick\w*|"
     r"beat|beats|beating|beaten|chok\w*|strangl\w*|shoot\w*|shot|gun\w*|knife|knives|stab\w*|hurt\w*|"
     r"abus\w*|rape\w*|raping|threat\w*|attack\w*|violen\w*|bruis\w*|scream\w*|smash\w*|throw\w*|threw|"
-    r"strangle|hang|hanging|overdos\w*|pills|cut|cutting|blood\w*|weapon\w*|destroy\w*)\b", re.I)
+    r"strangle|hang|hanging|overdos\w*|pills|cut|cutting|blood\w*|weapon\w*|destroy\w*)\b",
+    re.I,
+)
 CONTROL = re.compile(
     r"\b(allow\w*|let me|lets me|permission|forbid\w*|won't let|controll?\w*|check\w* my|my phone|"
     r"password\w*|track\w*|location|follow\w*|spy\w*|read my|go through my|money|paycheck|bank|"
     r"allowance|credit card|my friends|my family|isolat\w*|afraid|scared|terrified|fear\w*|walk on eggshells|"
     r"eggshells|careful what|mood|temper|rage|jealous\w*|accus\w*|blam\w*|yell\w*|insult\w*|call\w* me|"
-    r"worthless|stupid|crazy|sex|pressur\w*|guilt\w*)\b", re.I)
+    r"worthless|stupid|crazy|sex|pressur\w*|guilt\w*)\b",
+    re.I,
+)
 
 _URL = re.compile(r"(https?://\S+|www\.\S+|\S+\.(com|org|net|ly)/\S*)", re.I)
 _USER = re.compile(r"(?<!\w)/?u/[\w-]+", re.I)
@@ -122,7 +155,7 @@ def windows(body: List[str], rng: random.Random) -> Iterator[str]:
     i = 0
     while i < len(body):
         size = 1 if rng.random() < 0.55 else 2
-        unit = " ".join(body[i:i + size])
+        unit = " ".join(body[i : i + size])
         words = len(unit.split())
         if size == 2 and words > 60:
             unit, size = body[i], 1
@@ -136,8 +169,15 @@ def post_hash(source: str, key: str) -> str:
     return hashlib.sha1(f"{source}:{key}".encode()).hexdigest()[:10]
 
 
-def build(reddit: Path, dreaddit: Path, strata: Dict = STRATA, earlier: List[Dict[str, str]] = (),
-          seed: int = SEED, first_id: int = 1, per_post_cap: int = 3) -> List[Dict[str, str]]:
+def build(
+    reddit: Path,
+    dreaddit: Path,
+    strata: Dict = STRATA,
+    earlier: List[Dict[str, str]] = (),
+    seed: int = SEED,
+    first_id: int = 1,
+    per_post_cap: int = 3,
+) -> List[Dict[str, str]]:
     rng = random.Random(seed)
     seen = {re.sub(r"\W+", " ", u["text"].lower()).strip() for u in earlier}
     earlier_per_post: Dict[str, int] = {}
@@ -192,8 +232,7 @@ def main(argv: Iterable[str] = None) -> None:
     else:
         with open(args.earlier, encoding="utf-8") as f:
             earlier = [json.loads(line) for line in f]
-        units = build(args.reddit, args.dreaddit, STRATA_ROUND_2, earlier, seed=SEED + 2, first_id=5001,
-                      per_post_cap=6)
+        units = build(args.reddit, args.dreaddit, STRATA_ROUND_2, earlier, seed=SEED + 2, first_id=5001, per_post_cap=6)
     with open(args.out, "w", encoding="utf-8") as f:
         for unit in units:
             f.write(json.dumps({k: unit[k] for k in ("id", "stratum", "source", "post", "text")}) + "\n")

@@ -1,4 +1,5 @@
 """Shared fixtures: a fresh progress database per test, trackers, dispatchers, the domain."""
+
 from __future__ import annotations
 
 import os

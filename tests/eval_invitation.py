@@ -8,6 +8,7 @@ docs/practice-run.md keeps its first look. `train` scores the training lines (th
 them: a check that it learnt them, not a result). `--patterns-only` scores the patterns without the
 model, to see what each layer adds. The figures are written to results/eval_practice.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,16 +50,23 @@ def score(items: List[Dict[str, Any]], use_model: bool = True) -> Dict[str, Any]
     tp = sum(c["tp"] for c in counts.values())
     fp = sum(c["fp"] for c in counts.values())
     fn = sum(c["fn"] for c in counts.values())
-    return {"per_label": per_label, "micro_precision": tp / (tp + fp) if tp + fp else 1.0,
-            "micro_recall": tp / (tp + fn) if tp + fn else 1.0, "exact": 1 - len(errors) / len(items),
-            "errors": errors, "items": len(items)}
+    return {
+        "per_label": per_label,
+        "micro_precision": tp / (tp + fp) if tp + fp else 1.0,
+        "micro_recall": tp / (tp + fn) if tp + fn else 1.0,
+        "exact": 1 - len(errors) / len(items),
+        "errors": errors,
+        "items": len(items),
+    }
 
 
 def report(name: str, use_model: bool = True, verbose: bool = False) -> Dict[str, Any]:
     result = score(load(name), use_model)
     layers = "patterns + model" if use_model else "patterns only"
-    print(f"\n{name} ({layers}): {result['items']} lines, exact match {result['exact']:.1%}, "
-          f"micro precision {result['micro_precision']:.1%}, micro recall {result['micro_recall']:.1%}")
+    print(
+        f"\n{name} ({layers}): {result['items']} lines, exact match {result['exact']:.1%}, "
+        f"micro precision {result['micro_precision']:.1%}, micro recall {result['micro_recall']:.1%}"
+    )
     print(f"{'label':<18}{'precision':>10}{'recall':>8}{'support':>9}")
     for label, s in result["per_label"].items():
         print(f"{label:<18}{s['precision']:>10.2f}{s['recall']:>8.2f}{s['support']:>9}")
@@ -73,5 +81,7 @@ if __name__ == "__main__":
     use_model = "--patterns-only" not in sys.argv
     results = {name: report(name, use_model, verbose="-v" in sys.argv) for name in names}
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({n: {k: v for k, v in r.items() if k != "errors"} for n, r in results.items()},
-                                  indent=2), encoding="utf-8")
+    RESULTS.write_text(
+        json.dumps({n: {k: v for k, v in r.items() if k != "errors"} for n, r in results.items()}, indent=2),
+        encoding="utf-8",
+    )

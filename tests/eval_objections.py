@@ -20,6 +20,7 @@ are reported as how often they got an objection answer.
     python -m tests.eval_objections                 # the test split: look once per change
     python -m tests.eval_objections --split dev     # the development split, for tuning
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,25 @@ SPLITS = {
     "dev": REPO_ROOT / "bot" / "corpus" / "objections" / "dev.jsonl",
     "test": REPO_ROOT / "tests" / "objections" / "real_test.jsonl",
 }
-OBJECTIONS = ("cost", "no_time", "therapist_gender", "stigma", "distrust", "stranger", "blame", "your_problem",
-              "no_problem", "fix_ourselves", "bad_experience", "hopeless", "separation_fear", "make_worse",
-              "secrets", "religious", "refusal")
+OBJECTIONS = (
+    "cost",
+    "no_time",
+    "therapist_gender",
+    "stigma",
+    "distrust",
+    "stranger",
+    "blame",
+    "your_problem",
+    "no_problem",
+    "fix_ourselves",
+    "bad_experience",
+    "hopeless",
+    "separation_fear",
+    "make_worse",
+    "secrets",
+    "religious",
+    "refusal",
+)
 SAFETY_PREFIXES = ("utter_escalate_", "utter_own_violence", "utter_disclosure_ack")
 CHECK_IN_MARKERS = ("check_in", "checkin")
 TARGET = 0.85
@@ -55,7 +72,7 @@ def load_split(name_or_path: str) -> List[Dict[str, Any]]:
 
 # The replies that answer a label on topic.
 ALSO_ON_TOPIC = {
-    "good_news": ("utter_practical/only_once",),          # "only once" is a partial yes
+    "good_news": ("utter_practical/only_once",),  # "only once" is a partial yes
     "q_find": ("utter_practical/lgbtq", "utter_practical/language"),
     "q_cost": ("utter_practical/insurance",),
     "q_insurance": ("utter_practical/cost",),
@@ -88,9 +105,14 @@ def safety_reply(actions: Sequence[str]) -> bool:
 
 def topics(actions: Sequence[str]) -> List[str]:
     """A readable list of what the reply was about, for the misses."""
-    shown = [a for a in actions if a.startswith(("utter_objection_", "utter_practical", "action_good_news",
-                                                  "utter_escalate_", "action_default", "utter_"))
-             or "check" in a]
+    shown = [
+        a
+        for a in actions
+        if a.startswith(
+            ("utter_objection_", "utter_practical", "action_good_news", "utter_escalate_", "action_default", "utter_")
+        )
+        or "check" in a
+    ]
     return shown or list(actions)
 
 
@@ -139,9 +161,13 @@ def figures(judged: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
 
     def share(name, units, test):
         hits = [u for u in units if test(u)]
-        return {"name": name, "n": len(units), "hits": len(hits),
-                "rate": round(len(hits) / len(units), 4) if units else None,
-                "misses": [u for u in units if not test(u)]}
+        return {
+            "name": name,
+            "n": len(units),
+            "hits": len(hits),
+            "rate": round(len(hits) / len(units), 4) if units else None,
+            "misses": [u for u in units if not test(u)],
+        }
 
     objections = [u for u in judged if u["main"] in OBJECTIONS]
     good = [u for u in judged if u["main"] == "good_news"]
@@ -150,14 +176,23 @@ def figures(judged: Sequence[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     rows = [
         share("objections: right topic (strict)", objections, lambda u: ok(u, False)),
         share("objections: right topic (main or second)", objections, lambda u: ok(u, True)),
-        share("objections, one-line messages (<= 25 words): strict", [u for u in objections if len(u["text"].split()) <= 25],
-              lambda u: ok(u, False)),
-        share("objections, long messages (> 25 words): strict", [u for u in objections if len(u["text"].split()) > 25],
-              lambda u: ok(u, False)),
+        share(
+            "objections, one-line messages (<= 25 words): strict",
+            [u for u in objections if len(u["text"].split()) <= 25],
+            lambda u: ok(u, False),
+        ),
+        share(
+            "objections, long messages (> 25 words): strict",
+            [u for u in objections if len(u["text"].split()) > 25],
+            lambda u: ok(u, False),
+        ),
         share("good news: celebrated with next steps", good, lambda u: ok(u, False)),
         share("practical questions: right answer", practical, lambda u: ok(u, True)),
-        share("no objection (stories, other topics): got an objection answer", none,
-              lambda u: any(a.startswith("utter_objection_") for a in u["actions"])),
+        share(
+            "no objection (stories, other topics): got an objection answer",
+            none,
+            lambda u: any(a.startswith("utter_objection_") for a in u["actions"]),
+        ),
     ]
     return {row["name"]: row for row in rows}
 
@@ -184,9 +219,13 @@ def report(judged: Sequence[Dict[str, Any]], show: int) -> Dict[str, Any]:
         print(f"    missed [{unit['main']}] -> {', '.join(topics(unit['actions']))[:80]}: {unit['text'][:120]}")
     summary = {name: {k: row[k] for k in ("n", "hits", "rate")} for name, row in rows.items()}
     summary["by_objection"] = {k: {"hits": h, "n": n} for k, (h, n) in sorted(by_label.items())}
-    summary["answers_to_none"] = dict(Counter(
-        next((a for a in u["actions"] if a.startswith("utter_objection_")), "no objection answer")
-        for u in judged if u["main"] == "none"))
+    summary["answers_to_none"] = dict(
+        Counter(
+            next((a for a in u["actions"] if a.startswith("utter_objection_")), "no objection answer")
+            for u in judged
+            if u["main"] == "none"
+        )
+    )
     return summary
 
 
@@ -210,9 +249,16 @@ async def main(argv: Optional[Sequence[str]] = None) -> None:
     summary = report(judged, args.show)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"split": args.split, "summary": summary,
-                               "units": [{k: u[k] for k in ("id", "main", "second", "safety", "actions")}
-                                         for u in judged]}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "split": args.split,
+                "summary": summary,
+                "units": [{k: u[k] for k in ("id", "main", "second", "safety", "actions")} for u in judged],
+            },
+            indent=1,
+        )
+    )
     print(f"\nwritten to {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}")
 
 

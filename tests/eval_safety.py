@@ -5,6 +5,7 @@ every message of the evaluation sets, as the first message of a conversation and
 of a coaching step, and writes recall and false-positive rate to results/safety_eval.json.
 Also reports the patterns alone, and the detector's time per message.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,14 +21,24 @@ from tests.safety_harness import evaluate
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SETS = {
     "development (tests/safety/danger_eval.yml, benign_eval.yml)": ("danger_eval.yml", "benign_eval.yml"),
-    "first held-out set, now seen (tests/safety/holdout_danger.yml, holdout_benign.yml)": ("holdout_danger.yml", "holdout_benign.yml"),
-    "second held-out set, now seen (tests/safety/holdout2_danger.yml, holdout2_benign.yml)": ("holdout2_danger.yml", "holdout2_benign.yml"),
-    "the user's own part in conflict, ordinary accountability answers (tests/safety/own_part_benign.yml)": (None, "own_part_benign.yml"),
+    "first held-out set, now seen (tests/safety/holdout_danger.yml, holdout_benign.yml)": (
+        "holdout_danger.yml",
+        "holdout_benign.yml",
+    ),
+    "second held-out set, now seen (tests/safety/holdout2_danger.yml, holdout2_benign.yml)": (
+        "holdout2_danger.yml",
+        "holdout2_benign.yml",
+    ),
+    "the user's own part in conflict, ordinary accountability answers (tests/safety/own_part_benign.yml)": (
+        None,
+        "own_part_benign.yml",
+    ),
 }
 
 
 def patterns_only(danger, benign):
-    from bot.safety.detector import default_detector, evaluate as evaluate_patterns
+    from bot.safety.detector import default_detector
+    from bot.safety.detector import evaluate as evaluate_patterns
 
     detector = default_detector()
     report = evaluate_patterns(detector, danger, benign)
@@ -48,7 +59,9 @@ async def main() -> None:
     configure_structlog(logging.WARNING)
     logging.getLogger("rasa").setLevel(logging.WARNING)
     url = os.environ.get("ACTION_ENDPOINT_URL", "http://localhost:5055/webhook")
-    agent = Agent.load(str(REPO_ROOT / "bot/models/reluctant-partner-coach.tar.gz"), action_endpoint=EndpointConfig(url=url))
+    agent = Agent.load(
+        str(REPO_ROOT / "bot/models/reluctant-partner-coach.tar.gz"), action_endpoint=EndpointConfig(url=url)
+    )
     results = {}
     for title, (danger_file, benign_file) in SETS.items():
         danger = [i["text"] for i in load_eval(danger_file)] if danger_file else []
@@ -60,10 +73,14 @@ async def main() -> None:
     for title, result in results.items():
         p = result["patterns_only"]
         print(f"\n{title}")
-        print(f"  patterns only : recall {p['recall']:.3f}  false positives {p['false_positive_rate']:.3f}  ({p['ms_per_message']} ms/message)")
+        print(
+            f"  patterns only : recall {p['recall']:.3f}  false positives {p['false_positive_rate']:.3f}  ({p['ms_per_message']} ms/message)"
+        )
         for where, r in result["bot"].items():
-            print(f"  bot, {where:13}: recall {r['recall']:.3f} ({r['danger'] - len(r['missed'])}/{r['danger']})  "
-                  f"false positives {r['false_positive_rate']:.3f} ({len(r['false_positives'])}/{r['benign']})")
+            print(
+                f"  bot, {where:13}: recall {r['recall']:.3f} ({r['danger'] - len(r['missed'])}/{r['danger']})  "
+                f"false positives {r['false_positive_rate']:.3f} ({len(r['false_positives'])}/{r['benign']})"
+            )
             for text in r["missed"]:
                 print(f"      missed: {text}")
             for text in r["false_positives"]:

@@ -2,6 +2,7 @@
 
 Used by the integration tests and by `make eval-safety` (tests/eval_safety.py).
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,10 +18,10 @@ CHECK_IN_ACTIONS = ("utter_check_in_named", "safety_checkin_form")
 # A new user's way to the middle of a step: onboarding with a negative screen, then a step.
 ONBOARDING_NEGATIVE = [
     "hi",
-    "/affirm",                                  # keep my progress
-    "/affirm",                                  # safe to talk
+    "/affirm",  # keep my progress
+    "/affirm",  # safe to talk
     '/inform_region{"region": "US"}',
-    "none of these",                            # the six screening items, answered at once
+    "none of these",  # the six screening items, answered at once
 ]
 # The same way, with the screen's items answered one by one (as after "Yes, one or more").
 ONBOARDING_ONE_BY_ONE = ONBOARDING_NEGATIVE[:4] + ["yes one or more"]

@@ -1,4 +1,5 @@
 """The real servers as `make run` starts them (scripts/run.sh), on free ports with their own stores."""
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,15 @@ def default_ctrl_c() -> None:
 def start_script(script: str, env: Dict[str, str], log: Path) -> subprocess.Popen:
     """A start script in its own session (so that a hung one can be killed whole), output to `log`,
     with Ctrl-C working as in a terminal."""
-    return subprocess.Popen([script], cwd=REPO_ROOT, env=env, start_new_session=True, preexec_fn=default_ctrl_c,
-                            stdout=open(log, "a"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [script],
+        cwd=REPO_ROOT,
+        env=env,
+        start_new_session=True,
+        preexec_fn=default_ctrl_c,
+        stdout=open(log, "a"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _still_running(group: int) -> str:
@@ -101,5 +109,6 @@ def ctrl_c(proc: Optional[subprocess.Popen], seconds: float) -> None:
         except subprocess.TimeoutExpired:
             left = _still_running(proc.pid)
             os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError(f"{proc.args[0]} did not stop cleanly on Ctrl-C within {seconds:.0f} s; "
-                                 f"still running:\n{left}")
+            raise AssertionError(
+                f"{proc.args[0]} did not stop cleanly on Ctrl-C within {seconds:.0f} s; still running:\n{left}"
+            ) from None

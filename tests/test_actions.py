@@ -1,6 +1,7 @@
 """Custom actions with a real Tracker, CollectingDispatcher and a temporary SQLite store."""
+
 import pytest
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import FollowupAction
 
 from bot.actions import coaching, content, onboarding, safety
 from bot.actions.common import SKIP_SENTINEL, menu, parse_region, parse_yes_no
@@ -27,19 +28,32 @@ def slot_events(events):
 
 
 # ---------------------------------------------------------------- parsing answers
-@pytest.mark.parametrize("intent, text, expected", [
-    ("affirm", "/affirm", True), ("deny", "/deny", False), (None, "sometimes", True),
-    (None, "not really", False), (None, "banana", None), (None, "", None),
-])
+@pytest.mark.parametrize(
+    "intent, text, expected",
+    [
+        ("affirm", "/affirm", True),
+        ("deny", "/deny", False),
+        (None, "sometimes", True),
+        (None, "not really", False),
+        (None, "banana", None),
+        (None, "", None),
+    ],
+)
 def test_yes_no(tracker_factory, intent, text, expected):
     assert parse_yes_no(tracker_factory(text=text, intent=intent), text) is expected
 
 
-@pytest.mark.parametrize("text, entities, expected", [
-    ("I'm in the UK", [], "UK"), ("australia", [], "AU"), ("Ireland", [], "IE"),
-    ("/inform_region", [{"entity": "region", "value": "CA"}], "CA"), ("somewhere else", [], "other"),
-    ("Narnia", [], None),
-])
+@pytest.mark.parametrize(
+    "text, entities, expected",
+    [
+        ("I'm in the UK", [], "UK"),
+        ("australia", [], "AU"),
+        ("Ireland", [], "IE"),
+        ("/inform_region", [{"entity": "region", "value": "CA"}], "CA"),
+        ("somewhere else", [], "other"),
+        ("Narnia", [], None),
+    ],
+)
 def test_region(tracker_factory, text, entities, expected):
     assert parse_region(tracker_factory(text=text, entities=entities), text) == expected
 
@@ -48,7 +62,9 @@ def test_region(tracker_factory, text, entities, expected):
 async def test_screen_stops_at_the_first_positive_answer(tracker_factory, dispatcher, domain):
     form = onboarding.ValidateOnboardingForm()
     tracker = tracker_factory(slots={"safe_to_talk": True, "screen_humiliated": False, "screen_afraid": True})
-    required = await form.required_slots(list(domain["forms"]["onboarding_form"]["required_slots"]), dispatcher, tracker, domain)
+    required = await form.required_slots(
+        list(domain["forms"]["onboarding_form"]["required_slots"]), dispatcher, tracker, domain
+    )
     assert required[-1] == "screen_afraid"
     assert "screen_forced" not in required
 
@@ -72,11 +88,14 @@ async def test_unclear_answer_is_asked_again(tracker_factory, dispatcher, domain
     assert "yes or a no" in texts(dispatcher)
 
 
-@pytest.mark.parametrize("text,intent,expected", [
-    ("don't save anything", "withdraw_storage_consent", False),
-    ("yes keep my progress", "give_storage_consent", True),
-    ("no", "deny", False),
-])
+@pytest.mark.parametrize(
+    "text,intent,expected",
+    [
+        ("don't save anything", "withdraw_storage_consent", False),
+        ("yes keep my progress", "give_storage_consent", True),
+        ("no", "deny", False),
+    ],
+)
 def test_consent_question_understands_storage_requests(tracker_factory, dispatcher, domain, text, intent, expected):
     """A consent request typed as an answer counts as the answer, not as "I need a yes or a no"."""
     form = onboarding.ValidateOnboardingForm()
@@ -85,9 +104,17 @@ def test_consent_question_understands_storage_requests(tracker_factory, dispatch
     assert "yes or a no" not in texts(dispatcher)
 
 
-NEGATIVE_SCREEN = {"consent_storage": True, "safe_to_talk": True, "region": "US", "screen_humiliated": False,
-                   "screen_afraid": False, "screen_forced": False, "screen_hurt": False,
-                   "screen_feels_safe": True, "screen_ex_unsafe": False}
+NEGATIVE_SCREEN = {
+    "consent_storage": True,
+    "safe_to_talk": True,
+    "region": "US",
+    "screen_humiliated": False,
+    "screen_afraid": False,
+    "screen_forced": False,
+    "screen_hurt": False,
+    "screen_feels_safe": True,
+    "screen_ex_unsafe": False,
+}
 
 
 async def test_negative_screen_opens_the_menu_with_every_group(tracker_factory, dispatcher, domain, store):
@@ -126,7 +153,8 @@ async def test_declined_storage_but_positive_screen_writes_only_the_flag(tracker
 
 async def test_not_safe_to_talk_pauses_and_asks_again_later(tracker_factory, dispatcher, domain, store):
     events = await onboarding.ActionOnboardingOutcome().run(
-        dispatcher, tracker_factory("s1", {"consent_storage": True, "safe_to_talk": False}), domain)
+        dispatcher, tracker_factory("s1", {"consent_storage": True, "safe_to_talk": False}), domain
+    )
     said = texts(dispatcher).lower()
     assert "pause" in said and "pick up where we left off" in said and "danger" in said
     assert slot_events(events)["safe_to_talk"] is None
@@ -148,7 +176,9 @@ async def test_session_start_restores_progress_and_flag(tracker_factory, dispatc
 
 async def test_session_start_survives_a_broken_store(tracker_factory, dispatcher, domain, monkeypatch):
     monkeypatch.setenv("PROGRESS_DB_URL", "sqlite:////nonexistent-dir/x/y.db")
-    events = await onboarding.ActionSessionStart().run(dispatcher, tracker_factory("b1", {"violence_flag": True}), domain)
+    events = await onboarding.ActionSessionStart().run(
+        dispatcher, tracker_factory("b1", {"violence_flag": True}), domain
+    )
     assert slot_events(events)["violence_flag"] is True
 
 
@@ -176,7 +206,9 @@ async def test_ask_actions_exist_for_every_form_question(dispatcher, tracker_fac
 def test_menu_lists_the_groups_with_counts_and_a_group_lists_its_steps():
     text, buttons = menu(done=["accountability"], in_progress=["budget"], flagged=False)
     assert "On your own: 2 of 5 done" in text  # accountability, and the screen done at the start
-    assert [b["payload"] for b in buttons[:len(content.GROUPS)]] == ['/show_menu{"group": "%s"}' % g for g in content.GROUPS]
+    assert [b["payload"] for b in buttons[: len(content.GROUPS)]] == [
+        '/show_menu{"group": "%s"}' % g for g in content.GROUPS
+    ]
     text, buttons = menu(done=["accountability"], in_progress=["budget"], flagged=False, group="on_your_own")
     assert "Hold yourself accountable (done)" in text
     assert "Consider your budget (in progress)" in text
@@ -197,7 +229,9 @@ def test_flagged_menu_closes_the_partner_path(group):
 
 async def test_start_step_explains_and_opens_the_question(tracker_factory, dispatcher, domain, store):
     store.set_consent("c1", True)
-    tracker = tracker_factory("c1", dict(ONBOARDED), intent="start_step", entities=[{"entity": "step", "value": "budget"}])
+    tracker = tracker_factory(
+        "c1", dict(ONBOARDED), intent="start_step", entities=[{"entity": "step", "value": "budget"}]
+    )
     events = await coaching.ActionStartStep().run(dispatcher, tracker, domain)
     assert slot_events(events)["step_ready"] is True
     assert slot_events(events)["active_step"] == "budget"
@@ -211,7 +245,7 @@ async def test_every_step_explains_in_order_then_asks(tracker_factory, dispatche
     events = await coaching.ActionStartStep().run(dispatcher, tracker, domain)
     assert slot_events(events)["step_ready"] is True and slot_events(events)["active_step"] == step.id
     sent = [m["text"] for m in dispatcher.messages]
-    assert sent[0] == f"{step.title}\n{step.explain[0]}" and sent[1:len(step.explain)] == step.explain[1:]
+    assert sent[0] == f"{step.title}\n{step.explain[0]}" and sent[1 : len(step.explain)] == step.explain[1:]
 
 
 async def test_budget_step_adds_the_practice_rates_as_estimates(tracker_factory, dispatcher, domain):
@@ -223,7 +257,9 @@ async def test_budget_step_adds_the_practice_rates_as_estimates(tracker_factory,
 
 
 async def test_budget_for_a_flagged_user_prices_sessions_on_their_own(tracker_factory, dispatcher, domain):
-    tracker = tracker_factory("c4", dict(ONBOARDED, violence_flag=True), entities=[{"entity": "step", "value": "budget"}])
+    tracker = tracker_factory(
+        "c4", dict(ONBOARDED, violence_flag=True), entities=[{"entity": "step", "value": "budget"}]
+    )
     await coaching.ActionStartStep().run(dispatcher, tracker, domain)
     assert "$110" in texts(dispatcher)
     estimate = coaching.budget_estimate(flagged=True)[0]
@@ -257,7 +293,9 @@ def test_reflection_validation(tracker_factory, dispatcher, domain):
     slots = {"active_step": "budget"}
 
     def check(text, intent=None):
-        return form.validate_reflection_answer(text, dispatcher, tracker_factory(slots=slots, text=text, intent=intent), domain)
+        return form.validate_reflection_answer(
+            text, dispatcher, tracker_factory(slots=slots, text=text, intent=intent), domain
+        )
 
     assert check("skip", "skip") == {"reflection_answer": SKIP_SENTINEL, "reflection_pending": None}
     assert check("ok") == {"reflection_answer": None, "reflection_pending": None}
@@ -278,7 +316,9 @@ async def test_saving_a_reflection_marks_the_step_done_and_offers_the_next(track
 
 
 async def test_without_consent_the_step_is_done_in_the_conversation_only(tracker_factory, dispatcher, domain, store):
-    tracker = tracker_factory("s3", dict(ONBOARDED, consent_storage=False, active_step="budget", reflection_answer="Two sessions"))
+    tracker = tracker_factory(
+        "s3", dict(ONBOARDED, consent_storage=False, active_step="budget", reflection_answer="Two sessions")
+    )
     events = await coaching.ActionSaveReflection().run(dispatcher, tracker, domain)
     assert slot_events(events)["steps_done"] == ["budget"]
     assert not store.profile("s3").known

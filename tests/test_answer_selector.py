@@ -1,6 +1,7 @@
 """The practical-question answer selector (bot/components/answer_selector.py): trained on a
 retrieval intent's examples, it writes Rasa's `response_selector` property, reloads the same, and
 trains the same answers every time."""
+
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -14,12 +15,24 @@ from bot.components.answer_selector import SentenceAnswerSelector
 from tests.test_intent_classifier import featurized
 
 QUESTIONS = {
-    "practical/cost": ["how much does it cost", "what do sessions cost", "is couples therapy expensive",
-                       "what's the price of a session"],
-    "practical/confidential": ["is it confidential", "will the therapist tell my wife what I said",
-                               "is what I say kept private", "does anything I say get shared"],
-    "practical/online": ["can we do it online", "are video sessions possible", "is there therapy by zoom",
-                         "can we meet remotely"],
+    "practical/cost": [
+        "how much does it cost",
+        "what do sessions cost",
+        "is couples therapy expensive",
+        "what's the price of a session",
+    ],
+    "practical/confidential": [
+        "is it confidential",
+        "will the therapist tell my wife what I said",
+        "is what I say kept private",
+        "does anything I say get shared",
+    ],
+    "practical/online": [
+        "can we do it online",
+        "are video sessions possible",
+        "is there therapy by zoom",
+        "can we meet remotely",
+    ],
 }
 OTHER = {"greet": ["hi", "hello there", "hey"]}
 RESPONSES = {f"utter_{key}": [{"text": f"answer about {key}"}] for key in QUESTIONS}
@@ -29,8 +42,11 @@ CONFIG = {**SentenceAnswerSelector.get_default_config(), "retrieval_intent": "pr
 def train(tmp_path):
     storage = LocalModelStorage(tmp_path)
     context = ExecutionContext(GraphSchema({}), node_name="answers")
-    examples = [Message(data={TEXT: t, INTENT: "practical", INTENT_RESPONSE_KEY: key})
-                for key, texts in QUESTIONS.items() for t in texts]
+    examples = [
+        Message(data={TEXT: t, INTENT: "practical", INTENT_RESPONSE_KEY: key})
+        for key, texts in QUESTIONS.items()
+        for t in texts
+    ]
     examples += [Message(data={TEXT: t, INTENT: intent}) for intent, texts in OTHER.items() for t in texts]
     data = TrainingData(examples, responses=RESPONSES)
     tokenizer, words, chars, sentence = featurized(storage, context, data)
@@ -52,9 +68,14 @@ def trained(tmp_path_factory):
     return train(tmp_path_factory.mktemp("storage"))
 
 
-@pytest.mark.parametrize("text,key", [("what will it cost us?", "practical/cost"),
-                                      ("will the therapist keep my secrets private?", "practical/confidential"),
-                                      ("could we do the sessions on video?", "practical/online")])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("what will it cost us?", "practical/cost"),
+        ("will the therapist keep my secrets private?", "practical/confidential"),
+        ("could we do the sessions on video?", "practical/online"),
+    ],
+)
 def test_unseen_questions_get_their_answer_in_rasas_format(trained, text, key):
     _, select = trained
     selector = select(text)
@@ -83,5 +104,9 @@ def test_two_trainings_give_the_same_answers_and_confidences(trained, tmp_path):
 
 def test_the_retrieval_intent_must_be_named(tmp_path):
     with pytest.raises(InvalidConfigException, match="retrieval_intent"):
-        SentenceAnswerSelector.create(SentenceAnswerSelector.get_default_config(), LocalModelStorage(tmp_path),
-                                      Resource("x"), ExecutionContext(GraphSchema({}), node_name="x"))
+        SentenceAnswerSelector.create(
+            SentenceAnswerSelector.get_default_config(),
+            LocalModelStorage(tmp_path),
+            Resource("x"),
+            ExecutionContext(GraphSchema({}), node_name="x"),
+        )

@@ -1,4 +1,5 @@
 """Short yes/no answers in the languages the bot notes (bot/safety/language.py) read as yes or no."""
+
 from __future__ import annotations
 
 import pytest

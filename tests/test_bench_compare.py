@@ -1,5 +1,6 @@
 """bench/compare.py's own logic (no servers, no training): the one-example edit, the figures over
 runs, the ratio and target columns, and the section it writes into docs/benchmarks.md."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,11 @@ import compare  # noqa: E402
 
 def nlu_examples(path: Path) -> dict:
     data = yaml.safe_load(path.read_text())
-    return {item["intent"]: [line[2:] for line in item["examples"].splitlines() if line.startswith("- ")]
-            for item in data["nlu"] if "intent" in item}
+    return {
+        item["intent"]: [line[2:] for line in item["examples"].splitlines() if line.startswith("- ")]
+        for item in data["nlu"]
+        if "intent" in item
+    }
 
 
 def test_one_nlu_edit_adds_exactly_one_example_to_the_first_intent(tmp_path):
@@ -33,36 +37,70 @@ def test_one_nlu_edit_adds_exactly_one_example_to_the_first_intent(tmp_path):
 
 
 def test_the_baseline_conversations_follow_its_responses(tmp_path):
-    (tmp_path / "domain.yml").write_text(yaml.safe_dump({"responses": {
-        "utter_greet": [{"text": "Hey! How are you?"}], "utter_goodbye": [{"text": "Bye"}]}}))
+    (tmp_path / "domain.yml").write_text(
+        yaml.safe_dump(
+            {"responses": {"utter_greet": [{"text": "Hey! How are you?"}], "utter_goodbye": [{"text": "Bye"}]}}
+        )
+    )
     bot = compare.BaselineBot(tmp_path)
     assert bot.answered([{"text": "Hey! How are you?"}])
     assert not bot.answered([{"text": "Bye"}])
 
 
 def test_spread_is_the_median_with_min_and_max_and_skips_missing_runs():
-    assert compare.spread([3.0, None, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "runs": [3.0, None, 1.0, 2.0]}
+    assert compare.spread([3.0, None, 1.0, 2.0]) == {
+        "median": 2.0,
+        "min": 1.0,
+        "max": 3.0,
+        "runs": [3.0, None, 1.0, 2.0],
+    }
     assert compare.spread([None])["median"] is None
 
 
 def server_run(single_ms, conv_ms, parse_ms, startup, rss, actions_rss=None):
-    level = {"p50_ms": conv_ms, "p95_ms": conv_ms * 2, "p99_ms": conv_ms * 3, "messages_per_s": 1000 / conv_ms,
-             "latencies_s": [conv_ms / 1000] * 3, "errors": 0, "error_samples": []}
-    return {"single_turn_s": [single_ms / 1000] * 5, "parse_s": [parse_ms / 1000] * 5, "startup_s": startup,
-            "rasa_peak_rss_mib": rss, "actions_peak_rss_mib": actions_rss, "levels": {str(u): level for u in compare.LEVELS}}
+    level = {
+        "p50_ms": conv_ms,
+        "p95_ms": conv_ms * 2,
+        "p99_ms": conv_ms * 3,
+        "messages_per_s": 1000 / conv_ms,
+        "latencies_s": [conv_ms / 1000] * 3,
+        "errors": 0,
+        "error_samples": [],
+    }
+    return {
+        "single_turn_s": [single_ms / 1000] * 5,
+        "parse_s": [parse_ms / 1000] * 5,
+        "startup_s": startup,
+        "rasa_peak_rss_mib": rss,
+        "actions_peak_rss_mib": actions_rss,
+        "levels": {str(u): level for u in compare.LEVELS},
+    }
 
 
 def result(ours_single, base_single, ours_train=200.0):
     return {
-        "date": "2026-11-23T00:00:00+00:00", "command": "make bench", "commit": "0" * 40, "uncommitted": [],
+        "date": "2026-11-23T00:00:00+00:00",
+        "command": "make bench",
+        "commit": "0" * 40,
+        "uncommitted": [],
         "machine": {"cores": 2, "memory_gib": 23.5, "cpu": "test", "rasa": "3.6.21", "python": "3.10"},
-        "runs": {"servers": 2, "train": 1, "cold": 0, "components": 0}, "cpu": {"other_cores": 0.0, "cores": 2},
+        "runs": {"servers": 2, "train": 1, "cold": 0, "components": 0},
+        "cpu": {"other_cores": 0.0, "cores": 2},
         "bots": {
-            "ours": {"servers": [server_run(ours_single, 100, 10, 20.0, 900.0, 150.0),
-                                 server_run(ours_single + 10, 100, 10, 22.0, 910.0, 150.0)],
-                     "train": [{"full_train_s": ours_train, "retrain_one_nlu_edit_s": 50.0}]},
-            "baseline": {"servers": [server_run(base_single, 100, 10, 25.0, 1000.0), server_run(base_single, 100, 10, 25.0, 1000.0)],
-                         "train": [{"full_train_s": 60.0, "retrain_one_nlu_edit_s": 20.0}]},
+            "ours": {
+                "servers": [
+                    server_run(ours_single, 100, 10, 20.0, 900.0, 150.0),
+                    server_run(ours_single + 10, 100, 10, 22.0, 910.0, 150.0),
+                ],
+                "train": [{"full_train_s": ours_train, "retrain_one_nlu_edit_s": 50.0}],
+            },
+            "baseline": {
+                "servers": [
+                    server_run(base_single, 100, 10, 25.0, 1000.0),
+                    server_run(base_single, 100, 10, 25.0, 1000.0),
+                ],
+                "train": [{"full_train_s": 60.0, "retrain_one_nlu_edit_s": 20.0}],
+            },
         },
     }
 
@@ -83,7 +121,9 @@ def test_ratio_and_targets():
     assert row(res, "full training").met is True
     assert row(result(115, 100, ours_train=301.0), "full training").met is False
     actions = row(res, "action server peak memory")
-    assert actions.ours["median"] == 150.0 and actions.base["median"] is None and actions.ratio is None  # the stock bot has none
+    assert (
+        actions.ours["median"] == 150.0 and actions.base["median"] is None and actions.ratio is None
+    )  # the stock bot has none
 
 
 def test_the_section_is_written_before_load_and_replaced_in_place(tmp_path):

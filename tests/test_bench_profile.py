@@ -1,5 +1,6 @@
 """bench/profile_servers.py: py-spy's samples grouped by what the server was doing, and the
 Markdown section it rewrites. (The profiling itself needs running servers and ptrace: run the script.)"""
+
 from __future__ import annotations
 
 import sys
@@ -15,18 +16,28 @@ ROOT = "handle_request (handle_request:83);receive (rasa/core/channels/rest.py:1
 
 def test_samples_are_grouped_inclusive_and_innermost(tmp_path):
     raw = tmp_path / "rasa.txt"
-    raw.write_text("\n".join([
-        ROOT + ";_parse_message_with_graph (rasa/core/processor.py:774);encode (bot/nlp/sentence_encoder.py:412) 6",
-        ROOT + ";get_tracker (rasa/core/processor.py:391);retrieve (rasa/core/tracker_store.py:1440)"
-               ";from_parameters (rasa/shared/core/events.py:324) 3",
-        ROOT + ";save_tracker (rasa/core/processor.py:1095);save (bot/stores.py:106) 1",
-        "garbage line without a count",
-        "serve_single (sanic/server/runners.py:206);serve (sanic/server/runners.py:155) 5",  # waiting: apart
-    ]) + "\n")
+    raw.write_text(
+        "\n".join(
+            [
+                ROOT
+                + ";_parse_message_with_graph (rasa/core/processor.py:774);encode (bot/nlp/sentence_encoder.py:412) 6",
+                ROOT + ";get_tracker (rasa/core/processor.py:391);retrieve (rasa/core/tracker_store.py:1440)"
+                ";from_parameters (rasa/shared/core/events.py:324) 3",
+                ROOT + ";save_tracker (rasa/core/processor.py:1095);save (bot/stores.py:106) 1",
+                "garbage line without a count",
+                "serve_single (sanic/server/runners.py:206);serve (sanic/server/runners.py:155) 5",  # waiting: apart
+            ]
+        )
+        + "\n"
+    )
     summary = profile_servers.summarise(raw)
     groups = {g["group"]: g for g in summary["groups"]}
     assert summary["samples"] == 10 and summary["idle_samples"] == 5
-    assert groups["sentence encoder (ONNX Runtime)"] == {"group": "sentence encoder (ONNX Runtime)", "in": 60.0, "self": 60.0}
+    assert groups["sentence encoder (ONNX Runtime)"] == {
+        "group": "sentence encoder (ONNX Runtime)",
+        "in": 60.0,
+        "self": 60.0,
+    }
     assert groups["NLU graph (Rasa + dask)"]["in"] == 60.0 and groups["NLU graph (Rasa + dask)"]["self"] == 0.0
     assert groups["tracker loading (SQL + replay)"]["in"] == 30.0
     assert groups["event deserialisation"]["self"] == 30.0

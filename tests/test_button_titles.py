@@ -1,4 +1,5 @@
 """Button titles typed as text get the button's payload (bot/components/button_titles.py)."""
+
 import pytest
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -19,18 +20,21 @@ def parsed(matcher, text, intent="describe_conflict"):
     return msg.get(INTENT)["name"], {e["entity"]: e["value"] for e in msg.get(ENTITIES) or []}
 
 
-@pytest.mark.parametrize("text, intent, entities", [
-    ("On your own", "show_menu", {"group": "on_your_own"}),
-    ("on your own!", "show_menu", {"group": "on_your_own"}),
-    ("Yes, delete everything", "affirm", {}),
-    ("No, don't store anything", "deny", {}),
-    ("Start: Offer a test drive", "start_step", {"step": "test_drive"}),
-    ("offer a test drive", "start_step", {"step": "test_drive"}),
-    ("United Kingdom", "inform_region", {"region": "UK"}),
-    ("Support for me", "ask_individual_support", {}),
-    ("what's next", "what_next", {}),
-    ("Not sure", "unsure", {}),
-])
+@pytest.mark.parametrize(
+    "text, intent, entities",
+    [
+        ("On your own", "show_menu", {"group": "on_your_own"}),
+        ("on your own!", "show_menu", {"group": "on_your_own"}),
+        ("Yes, delete everything", "affirm", {}),
+        ("No, don't store anything", "deny", {}),
+        ("Start: Offer a test drive", "start_step", {"step": "test_drive"}),
+        ("offer a test drive", "start_step", {"step": "test_drive"}),
+        ("United Kingdom", "inform_region", {"region": "UK"}),
+        ("Support for me", "ask_individual_support", {}),
+        ("what's next", "what_next", {}),
+        ("Not sure", "unsure", {}),
+    ],
+)
 def test_a_typed_button_title_gets_its_payload(matcher, text, intent, entities):
     assert parsed(matcher, text) == (intent, entities)
 

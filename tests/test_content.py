@@ -1,6 +1,6 @@
 """Content as data: hotlines, generated escalation replies, coaching steps and their sources."""
+
 import datetime as dt
-from pathlib import Path
 
 import pytest
 import yaml
@@ -8,18 +8,61 @@ import yaml
 from bot.actions import content
 from bot.safety import hotlines
 
-SEEDS = {"000_ac6763a220440955.txt", "001_7345b2fad58c8d51.txt", "002_ce9224962432a027.txt",
-         "003_03e196ffe17c578a.txt", "004_045da85a41f7b346.txt"}
-ARTICLE_STEPS = ["accountability", "commitment", "homework", "budget", "rule_out_violence", "positive_tone",
-                 "good_time", "test_drive", "choose_therapist", "gender", "stigma", "alternatives", "evaluate_progress"]
+SEEDS = {
+    "000_ac6763a220440955.txt",
+    "001_7345b2fad58c8d51.txt",
+    "002_ce9224962432a027.txt",
+    "003_03e196ffe17c578a.txt",
+    "004_045da85a41f7b346.txt",
+}
+ARTICLE_STEPS = [
+    "accountability",
+    "commitment",
+    "homework",
+    "budget",
+    "rule_out_violence",
+    "positive_tone",
+    "good_time",
+    "test_drive",
+    "choose_therapist",
+    "gender",
+    "stigma",
+    "alternatives",
+    "evaluate_progress",
+]
 # From the other articles: why partners say no (002), going alone (003), the partner and the
 # user's own therapy (000), different stages of healing (004).
-OTHER_STEPS = ["why_partners_refuse", "invite_without_blame", "therapy_for_one", "therapist_fit", "personal_goals",
-               "tell_partner", "involve_partner", "partner_attitudes", "different_stages"]
-OBJECTIONS = ["cost", "stigma", "blame", "your_problem", "stranger", "fix_ourselves", "bad_experience", "hopeless",
-              "refusal", "therapist_gender", "no_time", "separation_fear",
-              # found in real people's words (docs/data.md), beyond the articles' first twelve
-              "no_problem", "distrust", "religious", "secrets", "make_worse"]
+OTHER_STEPS = [
+    "why_partners_refuse",
+    "invite_without_blame",
+    "therapy_for_one",
+    "therapist_fit",
+    "personal_goals",
+    "tell_partner",
+    "involve_partner",
+    "partner_attitudes",
+    "different_stages",
+]
+OBJECTIONS = [
+    "cost",
+    "stigma",
+    "blame",
+    "your_problem",
+    "stranger",
+    "fix_ourselves",
+    "bad_experience",
+    "hopeless",
+    "refusal",
+    "therapist_gender",
+    "no_time",
+    "separation_fear",
+    # found in real people's words (docs/data.md), beyond the articles' first twelve
+    "no_problem",
+    "distrust",
+    "religious",
+    "secrets",
+    "make_worse",
+]
 PHONE_MESSAGE_CHARS = 450
 
 
@@ -50,11 +93,16 @@ def test_us_default_numbers(domain):
     assert "1-800-422-4453" in _variations(domain, "utter_escalate_child_at_risk")["US"]
 
 
-@pytest.mark.parametrize("region, emergency, dv, crisis", [
-    ("UK", "999", "0808 2000 247", "116 123"), ("CA", "911", "sheltersafe", "988"),
-    ("AU", "000", "1800 737 732", "13 11 14"), ("IE", "112", "1800 341 900", "116 123"),
-    ("other", "local emergency number", "helpline", "crisis line"),
-])
+@pytest.mark.parametrize(
+    "region, emergency, dv, crisis",
+    [
+        ("UK", "999", "0808 2000 247", "116 123"),
+        ("CA", "911", "sheltersafe", "988"),
+        ("AU", "000", "1800 737 732", "13 11 14"),
+        ("IE", "112", "1800 341 900", "116 123"),
+        ("other", "local emergency number", "helpline", "crisis line"),
+    ],
+)
 def test_each_region_gets_its_own_numbers(domain, region, emergency, dv, crisis):
     assert emergency in _variations(domain, "utter_escalate_violence")[region]
     assert dv in _variations(domain, "utter_escalate_violence")[region]
@@ -62,9 +110,15 @@ def test_each_region_gets_its_own_numbers(domain, region, emergency, dv, crisis)
 
 
 def test_every_escalation_tier_has_a_variation_per_region(domain):
-    for name in ("utter_escalate_immediate_danger", "utter_escalate_violence", "utter_escalate_self_harm",
-                 "utter_escalate_child_at_risk", "utter_individual_support", "utter_hotline_reminder",
-                 "utter_english_only_danger"):
+    for name in (
+        "utter_escalate_immediate_danger",
+        "utter_escalate_violence",
+        "utter_escalate_self_harm",
+        "utter_escalate_child_at_risk",
+        "utter_individual_support",
+        "utter_hotline_reminder",
+        "utter_english_only_danger",
+    ):
         assert set(_variations(domain, name)) == {"US", "UK", "CA", "AU", "IE", "other"}
 
 
@@ -144,8 +198,24 @@ def test_every_practical_answer_has_a_source_and_fits_a_phone(domain):
     cmap = yaml.safe_load((content.CONTENT_DIR / "content_map.yml").read_text())
     readme = (content.CONTENT_DIR / "README.md").read_text()
     keys = [name.split("/", 1)[1] for name in domain["responses"] if name.startswith("utter_practical/")]
-    assert {"cost", "insurance", "find", "lgbtq", "language", "online", "first_session", "how_long", "confidential",
-            "own_therapist", "how_to_ask", "angry", "make_worse", "sides", "only_once", "why_now"} <= set(keys)
+    assert {
+        "cost",
+        "insurance",
+        "find",
+        "lgbtq",
+        "language",
+        "online",
+        "first_session",
+        "how_long",
+        "confidential",
+        "own_therapist",
+        "how_to_ask",
+        "angry",
+        "make_worse",
+        "sides",
+        "only_once",
+        "why_now",
+    } <= set(keys)
     for key in keys:
         name = f"utter_practical/{key}"
         assert name in cmap["advice"]["responses"] or name in cmap["not_advice"], name
@@ -166,4 +236,6 @@ def test_replies_fit_a_phone_screen(domain):
 
 def test_message_templates_have_their_placeholders():
     assert "{title}" in content.messages()["step"]["saved"]
-    assert content.text("step.saved", acknowledge="A.", title="B") == 'A. I\'ve saved your answer and marked "B" as done.'
+    assert (
+        content.text("step.saved", acknowledge="A.", title="B") == 'A. I\'ve saved your answer and marked "B" as done.'
+    )

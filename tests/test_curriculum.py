@@ -1,5 +1,6 @@
 """The whole curriculum around the steps: what's next by situation, coming back, start over,
 the budget helper's practice settings, the layered fallback, objections after a violence flag."""
+
 import pytest
 import yaml
 
@@ -49,7 +50,9 @@ def test_every_step_is_reachable_by_whats_next():
 
 async def test_what_next_when_everything_is_done_shows_the_menu(tracker_factory, dispatcher, domain):
     everything = [s.id for s in content.steps()]
-    await coaching.ActionWhatNext().run(dispatcher, tracker_factory("n1", dict(ONBOARDED, steps_done=everything)), domain)
+    await coaching.ActionWhatNext().run(
+        dispatcher, tracker_factory("n1", dict(ONBOARDED, steps_done=everything)), domain
+    )
     assert "every step" in texts(dispatcher)
     assert '/show_menu{"group": "on_your_own"}' in payloads(dispatcher)
 
@@ -81,7 +84,9 @@ async def test_coming_back_flagged_never_offers_a_closed_step(tracker_factory, d
     assert payloads(dispatcher)[0] == "/ask_individual_support"
 
 
-async def test_start_over_clears_steps_and_answers_but_keeps_settings_and_flag(tracker_factory, dispatcher, domain, store):
+async def test_start_over_clears_steps_and_answers_but_keeps_settings_and_flag(
+    tracker_factory, dispatcher, domain, store
+):
     store.set_consent("s1", True)
     store.set_region("s1", "UK")
     store.complete_step("s1", "accountability", "listen first")
@@ -105,7 +110,9 @@ async def test_start_over_cancelled_keeps_everything(tracker_factory, dispatcher
     assert "kept everything" in texts(dispatcher)
 
 
-async def test_start_over_with_the_store_down_changes_nothing_and_says_so(tracker_factory, dispatcher, domain, monkeypatch):
+async def test_start_over_with_the_store_down_changes_nothing_and_says_so(
+    tracker_factory, dispatcher, domain, monkeypatch
+):
     from sqlalchemy.exc import OperationalError
 
     def broken(*_):
@@ -119,16 +126,30 @@ async def test_start_over_with_the_store_down_changes_nothing_and_says_so(tracke
 
 # ---------------------------------------------------------------- an objection with the first message
 async def test_an_objection_before_onboarding_is_answered_after_a_negative_screen(tracker_factory, dispatcher, domain):
-    slots = {"consent_storage": False, "safe_to_talk": True, "region": "US", "screen_humiliated": False,
-             "screen_afraid": False, "screen_forced": False, "screen_hurt": False, "screen_feels_safe": True,
-             "screen_ex_unsafe": False, "last_objection": "cost"}
+    slots = {
+        "consent_storage": False,
+        "safe_to_talk": True,
+        "region": "US",
+        "screen_humiliated": False,
+        "screen_afraid": False,
+        "screen_forced": False,
+        "screen_hurt": False,
+        "screen_feels_safe": True,
+        "screen_ex_unsafe": False,
+        "last_objection": "cost",
+    }
     await onboarding.ActionOnboardingOutcome().run(dispatcher, tracker_factory("o1", slots), domain)
     assert [m.get("response") for m in dispatcher.messages if m.get("response")] == ["utter_objection_cost"]
 
 
 async def test_an_objection_before_a_positive_screen_is_never_answered(tracker_factory, dispatcher, domain):
-    slots = {"consent_storage": False, "safe_to_talk": True, "region": "US", "screen_humiliated": True,
-             "last_objection": "cost"}
+    slots = {
+        "consent_storage": False,
+        "safe_to_talk": True,
+        "region": "US",
+        "screen_humiliated": True,
+        "last_objection": "cost",
+    }
     await onboarding.ActionOnboardingOutcome().run(dispatcher, tracker_factory("o2", slots), domain)
     assert [m.get("response") for m in dispatcher.messages if m.get("response")] == ["utter_escalate_violence"]
 
@@ -136,6 +157,7 @@ async def test_an_objection_before_a_positive_screen_is_never_answered(tracker_f
 # ---------------------------------------------------------------- after a violence flag
 def _rules():
     from pathlib import Path
+
     rules = []
     for path in sorted(Path("bot/data/rules").glob("*.yml")):
         rules += yaml.safe_load(path.read_text())["rules"]
@@ -175,7 +197,9 @@ def test_after_a_flag_no_objection_gets_partner_coaching(objection):
 def test_going_alone_after_a_flag_is_support_for_the_user():
     rules = [r for r in _rules() if "ask_going_alone" in _intents(r)]
     assert {(_flag_condition(r), r["steps"][1]["action"]) for r in rules} == {
-        (False, "utter_going_alone"), (True, "utter_individual_support")}
+        (False, "utter_going_alone"),
+        (True, "utter_individual_support"),
+    }
 
 
 # ---------------------------------------------------------------- practice settings
@@ -188,15 +212,18 @@ def test_the_shipped_practice_settings_are_valid():
     assert p.rates["couples_session"] > 0 and p.typical_sessions == 12 and p.insurer_questions
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d["practice"]["rates"].update(couples_session="lots"), "practice.rates.couples_session"),
-    (lambda d: d["practice"]["rates"].pop("consultation"), "practice.rates.consultation"),
-    (lambda d: d["practice"].update(booking_link="example.org"), "practice.booking_link"),
-    (lambda d: d["practice"].update(region="Mars"), "practice.region"),
-    (lambda d: d["practice"].update(name=""), "practice.name"),
-    (lambda d: d["practice"].update(typical_sessions=0), "practice.typical_sessions"),
-    (lambda d: d["practice"].update(insurer_questions=[]), "practice.insurer_questions"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d["practice"]["rates"].update(couples_session="lots"), "practice.rates.couples_session"),
+        (lambda d: d["practice"]["rates"].pop("consultation"), "practice.rates.consultation"),
+        (lambda d: d["practice"].update(booking_link="example.org"), "practice.booking_link"),
+        (lambda d: d["practice"].update(region="Mars"), "practice.region"),
+        (lambda d: d["practice"].update(name=""), "practice.name"),
+        (lambda d: d["practice"].update(typical_sessions=0), "practice.typical_sessions"),
+        (lambda d: d["practice"].update(insurer_questions=[]), "practice.insurer_questions"),
+    ],
+)
 def test_a_bad_practice_setting_is_named(change, field):
     data = _settings()
     change(data)
@@ -218,9 +245,14 @@ def test_the_check_command_names_the_bad_field(tmp_path, monkeypatch, capsys):
 
 # ---------------------------------------------------------------- layered fallback
 def test_did_you_mean_offers_readable_guesses_and_never_a_danger_intent():
-    ranking = [{"name": "nlu_fallback", "confidence": 0.4}, {"name": "disclose_violence", "confidence": 0.3},
-               {"name": "report_objection_cost", "confidence": 0.25}, {"name": "affirm", "confidence": 0.2},
-               {"name": "what_next", "confidence": 0.15}, {"name": "start_step", "confidence": 0.12}]
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "disclose_violence", "confidence": 0.3},
+        {"name": "report_objection_cost", "confidence": 0.25},
+        {"name": "affirm", "confidence": 0.2},
+        {"name": "what_next", "confidence": 0.15},
+        {"name": "start_step", "confidence": 0.12},
+    ]
     assert fallback.guesses({"intent_ranking": ranking}) == ["report_objection_cost", "what_next"]
 
 

@@ -1,8 +1,9 @@
 """The danger detector on its own: no Rasa, no trained model."""
+
 import pytest
 
 from bot.safety import detector as danger
-from bot.safety.detector import DangerDetector, PatternError, compile_pattern, default_detector, evaluate, load_config
+from bot.safety.detector import DangerDetector, PatternError, compile_pattern, default_detector, load_config
 from tests.conftest import load_eval
 
 
@@ -113,8 +114,9 @@ def test_the_writers_own_violence(detector, text):
     assert result.own and result.outcome == "own"
 
 
-@pytest.mark.parametrize("text", ["i read all her messages every night", "I get jealous and check his phone",
-                                  "I slam doors when I'm angry"])
+@pytest.mark.parametrize(
+    "text", ["i read all her messages every night", "I get jealous and check his phone", "I slam doors when I'm angry"]
+)
 def test_the_writers_own_control_is_for_the_accountability_step_not_a_lock(detector, text):
     """Answers to "what is your part?" (tests/safety/own_part_benign.yml): honest, not a lock."""
     assert detector.detect(text).outcome == "continue"
@@ -214,11 +216,22 @@ def _texts_for_the_fast_path():
                 if line.startswith("- "):
                     texts.append(line[2:])
                     texts.append(re.sub(r"\[([^\]]*)\](\([^)]*\)|\{[^}]*\})", r"\1", line[2:]))
-    danger_texts = [item["text"] for name in ("danger_eval.yml", "holdout_danger.yml", "holdout2_danger.yml")
-                    for item in load_eval(name)]
+    danger_texts = [
+        item["text"]
+        for name in ("danger_eval.yml", "holdout_danger.yml", "holdout2_danger.yml")
+        for item in load_eval(name)
+    ]
     texts += [f"{a} {danger_texts[(i * 7 + 3) % len(danger_texts)]}" for i, a in enumerate(danger_texts)]
-    texts += ["", " ", "\x00\t", "😀 he hit me 😡", "زوجي يضربني", "夫に殴られた he hit me", "<b>he\u2019ll kill me</b>",
-              "he hit me " * 600]
+    texts += [
+        "",
+        " ",
+        "\x00\t",
+        "😀 he hit me 😡",
+        "زوجي يضربني",
+        "夫に殴られた he hit me",
+        "<b>he\u2019ll kill me</b>",
+        "he hit me " * 600,
+    ]
     return list(dict.fromkeys(texts))
 
 
@@ -232,8 +245,11 @@ def test_prefiltered_detection_is_the_single_matcher_detection(detector):
     assert len(texts) > 4000
     different = []
     for text in texts:
-        expected = (detector.detect_reference(detector.nlp(normalise(text)[:5000])) if text.strip()
-                    else danger.DangerResult(tier=None))
+        expected = (
+            detector.detect_reference(detector.nlp(normalise(text)[:5000]))
+            if text.strip()
+            else danger.DangerResult(tier=None)
+        )
         if detector.detect(text) != expected:
             different.append(text)
     assert different == []

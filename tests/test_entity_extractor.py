@@ -1,5 +1,6 @@
 """PhraseEntityExtractor trained and reloaded through Rasa's own storage, on a small data set, and on
 the project's NLU data (phrases, parts of phrases, typos, intent gating, persistence, bad input)."""
+
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -49,8 +50,9 @@ nlu:
 def spacy_parts(tmp_path_factory):
     storage = LocalModelStorage(tmp_path_factory.mktemp("spacy"))
     context = ExecutionContext(GraphSchema({}), node_name="spacy")
-    nlp = SpacyNLP.create({**SpacyNLP.get_default_config(), "model": str(pipeline_dir())}, storage,
-                          Resource("nlp"), context)
+    nlp = SpacyNLP.create(
+        {**SpacyNLP.get_default_config(), "model": str(pipeline_dir())}, storage, Resource("nlp"), context
+    )
     tokenizer = SpacyTokenizer.create(SpacyTokenizer.get_default_config(), storage, Resource("tok"), context)
     return nlp, tokenizer
 
@@ -85,24 +87,27 @@ def extract(spacy_parts, extractor, text, intent):
     message = Message(data={TEXT: text, INTENT: {"name": intent, "confidence": 0.9}})
     tokenize(spacy_parts, [message])
     extractor.process([message])
-    return [(e["entity"], e["value"], text[e["start"]:e["end"]], e["extractor"]) for e in message.get(ENTITIES, [])]
+    return [(e["entity"], e["value"], text[e["start"] : e["end"]], e["extractor"]) for e in message.get(ENTITIES, [])]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("tell me about homework", [("step", "homework", "homework")]),
-    # A lemma: "doing my homework" is the phrase "do my homework".
-    ("I'm doing my homework", [("step", "homework", "doing my homework")]),
-    # Punctuation does not count: "long term" is "long-term".
-    ("the long term commitment please", [("step", "commitment", "long term commitment")]),
-    # A part of a phrase with one value, and two parts of one phrase merged into one entity.
-    ("what about assignments", [("step", "homework", "assignments")]),
-    ("the assignments between sessions", [("step", "homework", "assignments between sessions")]),
-    # A synonym that no example annotates.
-    ("help me with the money side", [("step", "budget", "money side")]),
-    # Typos of phrase words that are no English word.
-    ("homwork", [("step", "homework", "homwork")]),
-    ("the budjet", [("step", "budget", "budjet")]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("tell me about homework", [("step", "homework", "homework")]),
+        # A lemma: "doing my homework" is the phrase "do my homework".
+        ("I'm doing my homework", [("step", "homework", "doing my homework")]),
+        # Punctuation does not count: "long term" is "long-term".
+        ("the long term commitment please", [("step", "commitment", "long term commitment")]),
+        # A part of a phrase with one value, and two parts of one phrase merged into one entity.
+        ("what about assignments", [("step", "homework", "assignments")]),
+        ("the assignments between sessions", [("step", "homework", "assignments between sessions")]),
+        # A synonym that no example annotates.
+        ("help me with the money side", [("step", "budget", "money side")]),
+        # Typos of phrase words that are no English word.
+        ("homwork", [("step", "homework", "homwork")]),
+        ("the budjet", [("step", "budget", "budjet")]),
+    ],
+)
 def test_finds_phrases(spacy_parts, small, text, expected):
     assert [found[:3] for found in extract(spacy_parts, small, text, "start_step")] == expected
 
@@ -125,8 +130,10 @@ def test_real_words_are_not_read_as_typos(spacy_parts, small):
     assert extract(spacy_parts, small, "he won't budge", "start_step") == []
 
 
-@pytest.mark.parametrize("text", ["", "   ", "/start_step{\"step\": \"budget\"}", "🙂🙂", "x" * 20000,
-                                  "<script>alert(1)</script>", "homework " * 500])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", '/start_step{"step": "budget"}', "🙂🙂", "x" * 20000, "<script>alert(1)</script>", "homework " * 500],
+)
 def test_bad_input_is_calm(spacy_parts, small, text):
     found = extract(spacy_parts, small, text, "start_step")
     if text.startswith("/"):
@@ -160,16 +167,19 @@ def project(spacy_parts, tmp_path_factory):
     return train(spacy_parts, data, tmp_path_factory.mktemp("project"))
 
 
-@pytest.mark.parametrize("text, intent, expected", [
-    ("tell me about the budget step", "start_step", [("step", "budget")]),
-    ("how do I hold myself accountable", "start_step", [("step", "accountability")]),
-    ("go to acountability", "start_step", [("step", "accountability")]),
-    ("let's do the test drive", "start_step", [("step", "test_drive")]),
-    ("I live in the UK", "inform_region", [("region", "UK")]),
-    ("we're based in Melbourne", "inform_region", [("region", "AU")]),
-    ("show me the going alone steps", "show_menu", [("group", "going_alone")]),
-    ("he says we can't afford it", "report_objection_cost", []),
-    ("can I go to therapy on my own", "ask_going_alone", []),
-])
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("tell me about the budget step", "start_step", [("step", "budget")]),
+        ("how do I hold myself accountable", "start_step", [("step", "accountability")]),
+        ("go to acountability", "start_step", [("step", "accountability")]),
+        ("let's do the test drive", "start_step", [("step", "test_drive")]),
+        ("I live in the UK", "inform_region", [("region", "UK")]),
+        ("we're based in Melbourne", "inform_region", [("region", "AU")]),
+        ("show me the going alone steps", "show_menu", [("group", "going_alone")]),
+        ("he says we can't afford it", "report_objection_cost", []),
+        ("can I go to therapy on my own", "ask_going_alone", []),
+    ],
+)
 def test_project_data(spacy_parts, project, text, intent, expected):
     assert [found[:2] for found in extract(spacy_parts, project, text, intent)] == expected

@@ -1,4 +1,5 @@
 """SentenceIntentClassifier trained and reloaded through Rasa's own components, on a small data set."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -12,29 +13,48 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.intent_classifier import (SentenceIntentClassifier, _row_entries, _sentence_features,
-                                              tfidf)
+from bot.components.intent_classifier import SentenceIntentClassifier, _row_entries, _sentence_features, tfidf
 from bot.components.sentence_features import SentenceEmbeddingFeaturizer
 
 EXAMPLES = {
-    "report_objection_cost": ["he says we can't afford therapy", "she thinks it's too expensive",
-                              "my husband says counselling costs a fortune", "money is too tight for a therapist"],
-    "report_objection_stigma": ["he says therapy is for crazy people", "she's embarrassed what people would think",
-                                "my wife thinks counselling is for weak people", "he doesn't want anyone to know"],
+    "report_objection_cost": [
+        "he says we can't afford therapy",
+        "she thinks it's too expensive",
+        "my husband says counselling costs a fortune",
+        "money is too tight for a therapist",
+    ],
+    "report_objection_stigma": [
+        "he says therapy is for crazy people",
+        "she's embarrassed what people would think",
+        "my wife thinks counselling is for weak people",
+        "he doesn't want anyone to know",
+    ],
     "greet": ["hi", "hello there", "good morning", "hey"],
 }
 
 
 def featurizers(storage, context):
-    tokenizer = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage,
-                                           Resource("tokens"), context)
-    words = CountVectorsFeaturizer.create({**CountVectorsFeaturizer.get_default_config(), "alias": "words"},
-                                          storage, Resource("words"), context)
-    chars = CountVectorsFeaturizer.create({**CountVectorsFeaturizer.get_default_config(), "alias": "chars",
-                                           "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
-                                          storage, Resource("chars"), context)
-    sentence = SentenceEmbeddingFeaturizer({**SentenceEmbeddingFeaturizer.get_default_config(),
-                                            "alias": "sentence_meaning"}, "sentence")
+    tokenizer = WhitespaceTokenizer.create(
+        WhitespaceTokenizer.get_default_config(), storage, Resource("tokens"), context
+    )
+    words = CountVectorsFeaturizer.create(
+        {**CountVectorsFeaturizer.get_default_config(), "alias": "words"}, storage, Resource("words"), context
+    )
+    chars = CountVectorsFeaturizer.create(
+        {
+            **CountVectorsFeaturizer.get_default_config(),
+            "alias": "chars",
+            "analyzer": "char_wb",
+            "min_ngram": 1,
+            "max_ngram": 4,
+        },
+        storage,
+        Resource("chars"),
+        context,
+    )
+    sentence = SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "alias": "sentence_meaning"}, "sentence"
+    )
     return tokenizer, words, chars, sentence
 
 
@@ -53,12 +73,14 @@ def featurized(storage, context, data):
 def trained(tmp_path_factory):
     storage = LocalModelStorage(tmp_path_factory.mktemp("storage"))
     context = ExecutionContext(GraphSchema({}), node_name="intents")
-    data = TrainingData([Message(data={TEXT: text, INTENT: intent})
-                         for intent, texts in EXAMPLES.items() for text in texts])
+    data = TrainingData(
+        [Message(data={TEXT: text, INTENT: intent}) for intent, texts in EXAMPLES.items() for text in texts]
+    )
     tokenizer, words, chars, sentence = featurized(storage, context, data)
     resource = Resource("intents")
-    classifier = SentenceIntentClassifier.create(SentenceIntentClassifier.get_default_config(), storage, resource,
-                                                 context)
+    classifier = SentenceIntentClassifier.create(
+        SentenceIntentClassifier.get_default_config(), storage, resource, context
+    )
     classifier.train(data)
     loaded = SentenceIntentClassifier.load(SentenceIntentClassifier.get_default_config(), storage, resource, context)
 
@@ -83,9 +105,11 @@ def test_reloaded_model_predicts_like_the_trained_one(trained):
 
 def test_unseen_paraphrases_get_the_right_intent_and_a_ranking(trained):
     _, _, classify = trained
-    for text, intent in [("he reckons shrinks are for lunatics", "report_objection_stigma"),
-                         ("she says we don't have the cash for that", "report_objection_cost"),
-                         ("hiya", "greet")]:
+    for text, intent in [
+        ("he reckons shrinks are for lunatics", "report_objection_stigma"),
+        ("she says we don't have the cash for that", "report_objection_cost"),
+        ("hiya", "greet"),
+    ]:
         message = classify(text)
         assert message.get(INTENT)["name"] == intent, text
         ranking = message.get(INTENT_RANKING_KEY)
@@ -97,8 +121,9 @@ def test_unseen_paraphrases_get_the_right_intent_and_a_ranking(trained):
 def test_untrained_component_predicts_nothing_without_crashing(tmp_path):
     storage = LocalModelStorage(tmp_path)
     context = ExecutionContext(GraphSchema({}), node_name="empty")
-    component = SentenceIntentClassifier.load(SentenceIntentClassifier.get_default_config(), storage,
-                                              Resource("missing"), context)
+    component = SentenceIntentClassifier.load(
+        SentenceIntentClassifier.get_default_config(), storage, Resource("missing"), context
+    )
     message = Message(data={TEXT: "hello"})
     component.process([message])
     assert message.get(INTENT) == {"name": None, "confidence": 0.0}
@@ -135,8 +160,13 @@ def test_fast_prediction_equals_the_training_matrix_times_the_coefficients(train
     """process() computes each message's logits block by block; the straightforward way is the
     training matrix's row (sparse tf-idf blocks and dense block) times the coefficients."""
     _, loaded, classify = trained
-    texts = ["he reckons shrinks are for lunatics", "she says we don't have the cash for that", "hiya",
-             "completely unrelated words zzz", "good morning, my husband thinks therapy costs too much"]
+    texts = [
+        "he reckons shrinks are for lunatics",
+        "she says we don't have the cash for that",
+        "hiya",
+        "completely unrelated words zzz",
+        "good morning, my husband thinks therapy costs too much",
+    ]
     messages = [classify(text) for text in texts]
     features = [_sentence_features(m) for m in messages]
     logits = np.asarray(loaded._matrix(features) @ loaded.coef.T + loaded.intercept)
@@ -148,11 +178,16 @@ def test_fast_prediction_equals_the_training_matrix_times_the_coefficients(train
         assert abs(message.get(INTENT)["confidence"] - row.max()) < 1e-9
 
 
-@pytest.mark.parametrize("row", [
-    sp.coo_matrix((np.array([2, 1, 3]), (np.zeros(3, int), np.array([1, 4, 7]))), shape=(1, 9)),  # Rasa's form
-    sp.coo_matrix((np.array([2, 1, 3]), (np.zeros(3, int), np.array([7, 1, 7]))), shape=(1, 9)),  # unsorted, duplicate
-    sp.csr_matrix(np.array([[0, 2, 0, 1]])),
-])
+@pytest.mark.parametrize(
+    "row",
+    [
+        sp.coo_matrix((np.array([2, 1, 3]), (np.zeros(3, int), np.array([1, 4, 7]))), shape=(1, 9)),  # Rasa's form
+        sp.coo_matrix(
+            (np.array([2, 1, 3]), (np.zeros(3, int), np.array([7, 1, 7]))), shape=(1, 9)
+        ),  # unsorted, duplicate
+        sp.csr_matrix(np.array([[0, 2, 0, 1]])),
+    ],
+)
 def test_row_entries_are_those_of_the_csr_matrix(row):
     data, columns = _row_entries(row)
     csr = sp.csr_matrix(row)

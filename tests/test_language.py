@@ -1,4 +1,5 @@
 """Messages in other languages and other bad input at the safety component (no trained model)."""
+
 from pathlib import Path
 
 import pytest
@@ -6,8 +7,8 @@ import yaml
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.safety.gate import SAFETY_KEY, SafetyGate
 from bot.safety import language
+from bot.safety.gate import SAFETY_KEY, SafetyGate
 
 SAFETY_SETS = Path(__file__).parent / "safety"
 LANGUAGE_SET = yaml.safe_load((SAFETY_SETS / "language_eval.yml").read_text(encoding="utf-8"))["items"]
@@ -59,9 +60,25 @@ def test_danger_words_in_other_languages_get_the_hotline():
     assert [item["text"] for item in benign if language.detect(item["text"]).danger] == []
 
 
-@pytest.mark.parametrize("text", ["hi", "ok", "no", "menu", "UK", "hola", "😀😀😀", "%s %d {0}",
-                                  "SELECT * FROM users; DROP TABLE users;--", '{"text": "hello"}', "12345",
-                                  "Kevin wont go", "idk what to do anymore", "naa he sez no way"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi",
+        "ok",
+        "no",
+        "menu",
+        "UK",
+        "hola",
+        "😀😀😀",
+        "%s %d {0}",
+        "SELECT * FROM users; DROP TABLE users;--",
+        '{"text": "hello"}',
+        "12345",
+        "Kevin wont go",
+        "idk what to do anymore",
+        "naa he sez no way",
+    ],
+)
 def test_short_messages_symbols_and_slang_stay_english(text):
     assert language.detect(text).english
 
@@ -100,8 +117,10 @@ def test_english_danger_wins_over_the_language_check(gate):
 
 def test_classifier_guess_of_another_language_on_english_text_is_removed(gate):
     msg = message("we argue about money", intent="non_english", confidence=0.6)
-    msg.set(INTENT_RANKING_KEY, [{"name": "non_english", "confidence": 0.6},
-                                 {"name": "describe_conflict", "confidence": 0.3}])
+    msg.set(
+        INTENT_RANKING_KEY,
+        [{"name": "non_english", "confidence": 0.6}, {"name": "describe_conflict", "confidence": 0.3}],
+    )
     gate.process([msg])
     assert msg.get(INTENT)["name"] == "describe_conflict"
     assert all(r["name"] not in language.LANGUAGE_INTENTS for r in msg.get(INTENT_RANKING_KEY))

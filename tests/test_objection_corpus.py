@@ -1,5 +1,6 @@
 """The real objection corpus (docs/data.md): well formed, private, split without leaks, and the
 NLU examples generated from its train split up to date."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ SPLITS = {
     "test": REPO_ROOT / "tests" / "objections" / "real_test.jsonl",
 }
 GUIDE = REPO_ROOT / "docs" / "objection-labelling-guide.md"
-RESERVED = ("galkesten", "Domestic-Violence-Classifier", "jlfud", "4300-Flask-React-Template", "evolevelynli",
-            "reddit_classification_project")
+RESERVED = (
+    "galkesten",
+    "Domestic-Violence-Classifier",
+    "jlfud",
+    "4300-Flask-React-Template",
+    "evolevelynli",
+    "reddit_classification_project",
+)
 
 
 def units(split):
@@ -53,6 +60,7 @@ def test_no_links_user_names_or_reserved_sources(split):
 def test_the_splits_share_no_passage():
     def norm(text):
         return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split())
+
     seen = {}
     for split in SPLITS:
         for row in units(split):
@@ -61,8 +69,9 @@ def test_the_splits_share_no_passage():
 
 
 def test_the_generated_nlu_examples_are_up_to_date():
-    done = subprocess.run([sys.executable, "scripts/objection_corpus.py", "--check"], cwd=REPO_ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "scripts/objection_corpus.py", "--check"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -76,6 +85,7 @@ def test_no_test_or_dev_passage_is_trained_on():
 
 def test_safety_flagged_passages_are_not_taught_as_objections():
     from scripts.objection_corpus import intent_for
+
     for row in units("train"):
         if row["safety"]:
             assert intent_for(row) is None, row["id"]

@@ -1,4 +1,5 @@
 """The practice run: the analyzer on labelled lines, the simulated partner, feedback and storage."""
+
 import pytest
 import yaml
 
@@ -6,8 +7,13 @@ from bot.actions import content, practice
 from bot.nlp import invitation
 from tests.eval_invitation import load, score
 
-SEEDS = {"000_ac6763a220440955.txt", "001_7345b2fad58c8d51.txt", "002_ce9224962432a027.txt",
-         "003_03e196ffe17c578a.txt", "004_045da85a41f7b346.txt"}
+SEEDS = {
+    "000_ac6763a220440955.txt",
+    "001_7345b2fad58c8d51.txt",
+    "002_ce9224962432a027.txt",
+    "003_03e196ffe17c578a.txt",
+    "004_045da85a41f7b346.txt",
+}
 PREPARED = [
     "Is now a good time to talk about something important to me?",
     "I love you and I'm not going anywhere. This isn't about blaming you, I know I play a part too.",
@@ -35,6 +41,7 @@ def test_the_labelled_lines_are_enough_valid_and_apart():
         assert sum(label in row["labels"] for row in train) >= 30, label
         assert sum(label in row["labels"] for row in heldout) >= 10, label
     from scripts.practice_corpus import key
+
     assert not {key(r["text"]) for r in train} & {key(r["text"]) for r in heldout}
 
 
@@ -42,9 +49,11 @@ def test_the_patterns_on_the_lines_they_were_tuned_on():
     """The patterns alone, on the first development lines with their first labels: a regression
     guard, not a result (docs/practice-run.md)."""
     from pathlib import Path
+
     items = yaml.safe_load(Path("tests/practice/invitation_lines.yml").read_text(encoding="utf-8"))["items"]
-    rows = [{"text": i["text"], "labels": list(i.get("techniques") or []) + list(i.get("pitfalls") or [])}
-            for i in items]
+    rows = [
+        {"text": i["text"], "labels": list(i.get("techniques") or []) + list(i.get("pitfalls") or [])} for i in items
+    ]
     result = score(rows, use_model=False)
     assert result["micro_precision"] >= 0.90 and result["micro_recall"] >= 0.90
 
@@ -55,27 +64,33 @@ def test_the_model_learnt_its_training_lines():
     assert result["micro_precision"] >= 0.85 and result["micro_recall"] >= 0.85
 
 
-@pytest.mark.parametrize("text, techniques, pitfalls", [
-    ("I'm not blaming you", {"not_about_blame"}, set()),
-    ("you never listen", set(), {"blame"}),
-    ("I'd never leave you over this", {"reassure_love"}, set()),
-    ("I won't ask you to decide tonight", {"time_to_think"}, set()),
-    ("would you try one session?", {"test_drive"}, set()),
-    ("go to therapy or I'm leaving", set(), {"ultimatum"}),
-    ("I love you, but you always ruin everything", {"reassure_love"}, {"blame"}),
-    ("", set(), set()),
-])
+@pytest.mark.parametrize(
+    "text, techniques, pitfalls",
+    [
+        ("I'm not blaming you", {"not_about_blame"}, set()),
+        ("you never listen", set(), {"blame"}),
+        ("I'd never leave you over this", {"reassure_love"}, set()),
+        ("I won't ask you to decide tonight", {"time_to_think"}, set()),
+        ("would you try one session?", {"test_drive"}, set()),
+        ("go to therapy or I'm leaving", set(), {"ultimatum"}),
+        ("I love you, but you always ruin everything", {"reassure_love"}, {"blame"}),
+        ("", set(), set()),
+    ],
+)
 def test_negation_questions_and_quotes(text, techniques, pitfalls):
     result = invitation.analyze(text)
     assert set(result.techniques) == techniques and set(result.pitfalls) == pitfalls
 
 
-@pytest.mark.parametrize("text, pitfall", [
-    ("Either you come to therapy with me or I'm filing for divorce. Your choice", "ultimatum"),
-    ("You're coming whether you like it or not, I already booked it", "tricks"),
-    ("if you really loved me you'd just go", "tricks"),
-    ("you're such a narcissist, you need help", "labelling"),
-])
+@pytest.mark.parametrize(
+    "text, pitfall",
+    [
+        ("Either you come to therapy with me or I'm filing for divorce. Your choice", "ultimatum"),
+        ("You're coming whether you like it or not, I already booked it", "tricks"),
+        ("if you really loved me you'd just go", "tricks"),
+        ("you're such a narcissist, you need help", "labelling"),
+    ],
+)
 def test_pressure_tricks_and_labels_are_named_and_never_praised(text, pitfall):
     result = invitation.analyze(text)
     assert pitfall in result.pitfalls
@@ -145,8 +160,19 @@ def test_no_success_is_pretended_before_three_turns_or_without_an_offer():
     line = "I love you and this isn't about blame, the therapist wants your side, I'd like us to be closer"
     run = play("distant", [line])
     assert run["outcome"] is None  # one turn is never enough
-    warm_only = play("distant", [line, "I love you so much", "I care about us", "I'm not going anywhere",
-                                 "we're a team", "you matter too", "I miss us", "I love you"])
+    warm_only = play(
+        "distant",
+        [
+            line,
+            "I love you so much",
+            "I care about us",
+            "I'm not going anywhere",
+            "we're a team",
+            "you matter too",
+            "I miss us",
+            "I love you",
+        ],
+    )
     assert warm_only["outcome"] == practice.OUTCOME_TIME  # warm, but no concrete offer: not a yes
 
 
@@ -156,7 +182,9 @@ def test_a_run_ends_by_the_eighth_turn():
 
 
 def test_feedback_quotes_the_user_names_techniques_and_rewrites_a_line():
-    run = play("fears_blame", ["I love you.", "I miss how we were. You never listen to me.", "Could we try one session?"])
+    run = play(
+        "fears_blame", ["I love you.", "I miss how we were. You never listen to me.", "Could we try one session?"]
+    )
     messages = practice.feedback(run)
     text = "\n".join(messages)
     assert 'You said: "I love you."' in text and "Reassured them of your love" in text
@@ -169,8 +197,10 @@ def test_feedback_quotes_the_user_names_techniques_and_rewrites_a_line():
 
 
 def test_feedback_quotes_each_line_once_and_never_praises_an_ultimatum():
-    line = ("Either you come to therapy with me or I'm filing for divorce. Your choice, and honestly I have "
-            "been thinking about this for a very long time and I'm tired of waiting for you to change")
+    line = (
+        "Either you come to therapy with me or I'm filing for divorce. Your choice, and honestly I have "
+        "been thinking about this for a very long time and I'm tired of waiting for you to change"
+    )
     run = play("distant", [line, line, line])
     text = "\n".join(practice.feedback(run))
     assert "An ultimatum" in text and "Offered to choose" not in text
@@ -187,15 +217,21 @@ def test_feedback_never_suggests_what_was_used():
     line = "what if we looked together, you can veto anyone"
     run = play("distant", [line, "hmm", "hmm"])
     assert "choose_together" in run["used"]
-    assert "choose the therapist together" not in "\n".join(practice.feedback(run)).split("Something to add")[-1].lower()
+    assert (
+        "choose the therapist together" not in "\n".join(practice.feedback(run)).split("Something to add")[-1].lower()
+    )
 
 
-@pytest.mark.parametrize("text", ["hint", "any tips?", "Any tips", "tips pls", "what should I say?", "i'm stuck", "help"])
+@pytest.mark.parametrize(
+    "text", ["hint", "any tips?", "Any tips", "tips pls", "what should I say?", "i'm stuck", "help"]
+)
 def test_hints_are_asked_for_in_ordinary_words(text):
     assert practice.is_hint(text)
 
 
-@pytest.mark.parametrize("text", ["help me understand why you hate it", "I need help with us", "any tips on how we talk?"])
+@pytest.mark.parametrize(
+    "text", ["help me understand why you hate it", "I need help with us", "any tips on how we talk?"]
+)
 def test_a_line_to_the_partner_is_not_a_hint(text):
     assert not practice.is_hint(text)
 
@@ -203,7 +239,8 @@ def test_a_line_to_the_partner_is_not_a_hint(text):
 def test_a_hint_helps_without_ending_or_advancing_the_run(tracker_factory, dispatcher, domain):
     run = practice.partner_turn(practice.new_run("fears_blame", "h"), "hmm", invitation.analyze("hmm"))
     slots = practice.ValidatePracticeForm().validate_practice_line(
-        "any tips?", dispatcher, tracker_factory("h", {"practice_state": run}), domain)
+        "any tips?", dispatcher, tracker_factory("h", {"practice_state": run}), domain
+    )
     assert slots["practice_line"] is None and slots["practice_state"]["turn"] == run["turn"]
     sent = [m["text"] for m in dispatcher.messages]
     need = practice.personas()["fears_blame"]["needs"][0]
@@ -225,9 +262,16 @@ def test_stop_is_not_a_line_about_stopping():
     assert not practice.is_stop("please stop blaming me")
 
 
-@pytest.mark.parametrize("text, persona", [("distant", "distant"), ("3", "cost_worried"),
-                                           ("the one worried about money", "cost_worried"),
-                                           ("Afraid of being blamed", "fears_blame"), ("banana", None)])
+@pytest.mark.parametrize(
+    "text, persona",
+    [
+        ("distant", "distant"),
+        ("3", "cost_worried"),
+        ("the one worried about money", "cost_worried"),
+        ("Afraid of being blamed", "fears_blame"),
+        ("banana", None),
+    ],
+)
 def test_choosing_a_persona(text, persona):
     assert practice.match_persona(text) == persona
 
@@ -302,10 +346,16 @@ def test_a_flagged_user_is_never_offered_a_practice_run():
     assert "/start_practice" in [b["payload"] for b in buttons]
     rules = []
     from pathlib import Path
+
     for path in Path("bot/data/rules").glob("*.yml"):
         rules += yaml.safe_load(path.read_text())["rules"]
     practice_rules = [r for r in rules if any(s.get("intent") == "start_practice" for s in r["steps"])]
-    flagged = [r for r in practice_rules if {"violence_flag": True} in (r.get("condition") or [{}])[0].get("slot_was_set", [])]
-    assert [s.get("action") for s in flagged[0]["steps"][1:]] == ["utter_practice_refused_flagged", "utter_individual_support"]
+    flagged = [
+        r for r in practice_rules if {"violence_flag": True} in (r.get("condition") or [{}])[0].get("slot_was_set", [])
+    ]
+    assert [s.get("action") for s in flagged[0]["steps"][1:]] == [
+        "utter_practice_refused_flagged",
+        "utter_individual_support",
+    ]
     others = [r for r in practice_rules if r not in flagged]
     assert all({"violence_flag": False} in r["condition"][0]["slot_was_set"] for r in others)

@@ -1,5 +1,6 @@
 """Delete my data, export my data, "/restart", the flag written back, and the store's one retry:
 the actions with a real Tracker and real SQLite stores (Rasa's SQLTrackerStore for the conversation)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,9 +13,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import OperationalError
 
 from bot import privacy
-from bot.actions import common, onboarding
+from bot.actions import common, onboarding, progress_db
 from bot.actions import privacy as privacy_actions
-from bot.actions import progress_db
 from tests.test_actions import slot_events, texts
 from tests.test_retention import progress_rows
 
@@ -72,11 +72,17 @@ async def test_export_without_consent_says_nothing_is_kept(tracker_db, store, tr
 
 
 async def test_delete_removes_every_progress_row_and_asks_the_store_to_erase_the_conversation(
-        tracker_db, person, progress_db, tracker_factory, dispatcher, domain):
+    tracker_db, person, progress_db, tracker_factory, dispatcher, domain
+):
     tracker = tracker_factory(SENDER, {"consent_storage": True}, text="/affirm", intent="affirm")
     events = await privacy_actions.ActionDeleteMyData().run(dispatcher, tracker, domain)
-    assert progress_rows(progress_db, SENDER) == {"users": 0, "step_progress": 0, "reflections": 0,
-                                                  "safety_flags": 0, "practice_runs": 0}
+    assert progress_rows(progress_db, SENDER) == {
+        "users": 0,
+        "step_progress": 0,
+        "reflections": 0,
+        "safety_flags": 0,
+        "practice_runs": 0,
+    }
     assert progress_rows(progress_db, "someone-else")["reflections"] == 1
     assert slot_events(events) == {privacy.ERASE_SLOT: True}
     text = texts(dispatcher)
@@ -90,8 +96,9 @@ def test_erasing_a_conversation_deletes_only_that_person(tracker_db):
     assert privacy.conversation_counts("someone-else", engine).messages == 3
 
 
-async def test_delete_with_the_store_down_deletes_nothing_and_says_so(tracker_db, tracker_factory, dispatcher, domain,
-                                                                     monkeypatch):
+async def test_delete_with_the_store_down_deletes_nothing_and_says_so(
+    tracker_db, tracker_factory, dispatcher, domain, monkeypatch
+):
     monkeypatch.setenv("PROGRESS_DB_URL", DOWN)
     monkeypatch.setattr(progress_db, "RETRY_PAUSE_SECONDS", 0)
     events = await privacy_actions.ActionDeleteMyData().run(dispatcher, tracker_factory(SENDER), domain)

@@ -1,4 +1,5 @@
 """The progress store on a real (temporary) SQLite database, migrated by Alembic."""
+
 import pytest
 from sqlalchemy import create_engine, inspect
 

@@ -1,5 +1,6 @@
 """Resume codes (bot/resume_codes.py, bot/actions/resume.py): random words, hashed, limited guesses,
 revocable, deleted with the data, never stored in clear in the conversation."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,8 +48,10 @@ def test_only_a_slow_salted_hash_is_stored(monkeypatch):
 
 def test_redaction_keeps_codes_out_of_stored_text():
     code = resume_codes.new_code()
-    assert resume_codes.redact(f"Your resume code is: {code}\n\nTo continue...") == \
-        "Your resume code is: [resume code]\n\nTo continue..."
+    assert (
+        resume_codes.redact(f"Your resume code is: {code}\n\nTo continue...")
+        == "Your resume code is: [resume code]\n\nTo continue..."
+    )
     assert resume_codes.redact(code.replace("-", " ")) == "[resume code]"
     assert resume_codes.redact("a well-known long-term plan") == "a well-known long-term plan"
 
@@ -60,7 +63,8 @@ async def onboarded_with_code(store, tracker_factory, dispatcher, domain, sender
     store.start_step(sender, "budget")
     store.complete_step(sender, "budget", "about 100 a month")
     await resume.ActionShowResumeCode().run(
-        dispatcher, tracker_factory(sender, {"consent_storage": True, "onboarded": True}), domain)
+        dispatcher, tracker_factory(sender, {"consent_storage": True, "onboarded": True}), domain
+    )
     return shown_code(dispatcher)
 
 
@@ -76,7 +80,8 @@ async def test_a_code_moves_the_progress_to_the_new_conversation(store, tracker_
         assert code not in str(conn.execute(ResumeCode.__table__.select()).fetchall())
     dispatcher.messages.clear()
     events = await resume.ActionResumeWithCode().run(
-        dispatcher, tracker_factory("new", text=code.replace("-", " "), intent="enter_resume_code"), domain)
+        dispatcher, tracker_factory("new", text=code.replace("-", " "), intent="enter_resume_code"), domain
+    )
     assert "Welcome back" in texts(dispatcher) and "1 step done" in texts(dispatcher)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert slots["onboarded"] is True and slots["region"] == "UK" and slots["steps_done"] == ["budget"]
@@ -89,13 +94,15 @@ async def test_the_safety_flag_comes_along(store, tracker_factory, dispatcher, d
     code = await onboarded_with_code(store, tracker_factory, dispatcher, domain)
     store.flag("old", tier="violence", source="screen", reopenable=False)
     events = await resume.ActionResumeWithCode().run(
-        dispatcher, tracker_factory("new2", text=code, intent="enter_resume_code"), domain)
+        dispatcher, tracker_factory("new2", text=code, intent="enter_resume_code"), domain
+    )
     assert store.is_flagged("new2") and not store.is_flagged("old")
     assert {"event": "slot", "name": "violence_flag", "value": True, "timestamp": None} in events
 
 
-async def test_wrong_codes_are_limited_per_conversation_and_per_hour(store, tracker_factory, dispatcher, domain,
-                                                                     monkeypatch):
+async def test_wrong_codes_are_limited_per_conversation_and_per_hour(
+    store, tracker_factory, dispatcher, domain, monkeypatch
+):
     code = await onboarded_with_code(store, tracker_factory, dispatcher, domain)
     wrong = "river-lake-pond-hill" if code != "river-lake-pond-hill" else "river-lake-pond-moss"
     for _ in range(5):
@@ -156,10 +163,13 @@ def test_the_tracker_store_never_keeps_a_code_in_clear():
     from bot.stores import redact_resume_codes
 
     code = resume_codes.new_code()
-    tracker = DialogueStateTracker.from_events("r", [
-        UserUttered("how do i come back later", intent={"name": "ask_resume_code"}),
-        BotUttered(f"Your resume code is: {code}"),
-    ])
+    tracker = DialogueStateTracker.from_events(
+        "r",
+        [
+            UserUttered("how do i come back later", intent={"name": "ask_resume_code"}),
+            BotUttered(f"Your resume code is: {code}"),
+        ],
+    )
     redact_resume_codes(tracker)
     assert code not in str([e.as_dict() for e in tracker.events])
     tracker.update(UserUttered(code, intent={"name": "enter_resume_code"}, parse_data={"text": code}))

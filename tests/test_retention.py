@@ -1,4 +1,5 @@
 """Retention clean-up on real stores: Rasa's SQLTrackerStore (SQLite) and the progress database."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -35,23 +36,33 @@ def converse(tracker_store, sender, *ages_in_days):
     for age in ages_in_days:
         tracker.update(UserUttered("hello", timestamp=days_ago(age)))
     import asyncio
+
     asyncio.new_event_loop().run_until_complete(tracker_store.save(tracker))
 
 
 def progress_rows(progress_url, sender):
     engine = create_engine(progress_url)
     with engine.connect() as conn:
-        return {t: conn.exec_driver_sql(f"select count(*) from {t} where sender_id = ?", (sender,)).scalar()
-                for t in ("users", "step_progress", "reflections", "safety_flags", "practice_runs")}
+        return {
+            t: conn.exec_driver_sql(f"select count(*) from {t} where sender_id = ?", (sender,)).scalar()
+            for t in ("users", "step_progress", "reflections", "safety_flags", "practice_runs")
+        }
 
 
 def set_progress_time(progress_url, sender, when):
     engine = create_engine(progress_url)
     with engine.begin() as conn:
-        for table, columns in [("users", ["created_at", "updated_at", "onboarded_at"]), ("step_progress", ["started_at", "completed_at"]),
-                               ("reflections", ["created_at"]), ("safety_flags", ["flagged_at"]), ("practice_runs", ["created_at"])]:
+        for table, columns in [
+            ("users", ["created_at", "updated_at", "onboarded_at"]),
+            ("step_progress", ["started_at", "completed_at"]),
+            ("reflections", ["created_at"]),
+            ("safety_flags", ["flagged_at"]),
+            ("practice_runs", ["created_at"]),
+        ]:
             for column in columns:
-                conn.exec_driver_sql(f"update {table} set {column} = ? where sender_id = ? and {column} is not null", (when, sender))
+                conn.exec_driver_sql(
+                    f"update {table} set {column} = ? where sender_id = ? and {column} is not null", (when, sender)
+                )
 
 
 def test_old_people_go_entirely_and_recent_ones_stay(stores):
@@ -66,9 +77,9 @@ def test_old_people_go_entirely_and_recent_ones_stay(stores):
     set_progress_time(progress_url, "recent", NOW - dt.timedelta(days=10))
     set_progress_time(progress_url, "old-talk-recent-step", NOW - dt.timedelta(days=5))
     converse(tracker_store, "old", 130, 121)
-    converse(tracker_store, "recent", 100, 10)          # an old first message, a recent last one
+    converse(tracker_store, "recent", 100, 10)  # an old first message, a recent last one
     converse(tracker_store, "old-talk-recent-step", 200)
-    converse(tracker_store, "tracker-only-old", 95)      # never consented: no progress rows at all
+    converse(tracker_store, "tracker-only-old", 95)  # never consented: no progress rows at all
 
     dry = privacy.run_retention(90, progress_url, tracker_url, dry_run=True, now=NOW)
     assert dry.expired_senders == 2 and dry.tracker_events == 0
@@ -77,8 +88,13 @@ def test_old_people_go_entirely_and_recent_ones_stay(stores):
     report = privacy.run_retention(90, progress_url, tracker_url, now=NOW)
     assert report.expired_senders == 2
     assert all(count == 0 for count in progress_rows(progress_url, "old").values())
-    assert progress_rows(progress_url, "recent") == {"users": 1, "step_progress": 1, "reflections": 1,
-                                                     "safety_flags": 0, "practice_runs": 0}
+    assert progress_rows(progress_url, "recent") == {
+        "users": 1,
+        "step_progress": 1,
+        "reflections": 1,
+        "safety_flags": 0,
+        "practice_runs": 0,
+    }
     with sqlite3.connect(tracker_path) as db:
         left = dict(db.execute("select sender_id, count(*) from events group by sender_id").fetchall())
     assert "old" not in left and "tracker-only-old" not in left
@@ -122,9 +138,9 @@ def test_a_conversation_without_consent_goes_after_a_day_and_its_safety_flag_sta
     store.set_consent("stored", True)
     store.set_consent("not-stored", False)
     store.flag("not-stored")
-    converse(tracker_store, "stored", 3)           # consented: kept for the full period
-    converse(tracker_store, "not-stored", 2)       # said no, quiet for two days: conversation goes
-    converse(tracker_store, "not-stored-recent", 0.5)   # said no, quiet for 12 hours: stays for now
+    converse(tracker_store, "stored", 3)  # consented: kept for the full period
+    converse(tracker_store, "not-stored", 2)  # said no, quiet for two days: conversation goes
+    converse(tracker_store, "not-stored-recent", 0.5)  # said no, quiet for 12 hours: stays for now
     report = privacy.run_retention(90, progress_url, tracker_url, now=NOW, no_consent_hours_=24)
     assert report.unconsented_conversations == 1 and report.unconsented_events >= 1
     with sqlite3.connect(tracker_path) as db:

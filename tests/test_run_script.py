@@ -1,4 +1,5 @@
 """scripts/run.sh refuses to open Rasa's HTTP API without a token (before starting anything)."""
+
 import os
 import subprocess
 from pathlib import Path
@@ -7,8 +8,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(**env):
-    return subprocess.run(["scripts/run.sh"], cwd=REPO_ROOT, env=dict(os.environ, **env),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["scripts/run.sh"], cwd=REPO_ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=60
+    )
 
 
 def test_api_needs_a_token():

@@ -1,4 +1,5 @@
 """The Rasa NLU safety component, without a trained model."""
+
 import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -64,8 +65,11 @@ def test_an_unsure_intent_classifier_danger_reading_is_not_forced(gate):
 def test_unsure_classifier_danger_without_any_risk_word_is_demoted(gate):
     """The classifier's danger intents also fire on ordinary talk; alone, with no risk word and below
     danger_alone_min_confidence, they don't count and the next best intent stands."""
-    ranking = [{"name": "disclose_violence", "confidence": 0.8}, {"name": "describe_conflict", "confidence": 0.19},
-               {"name": "disclose_self_harm", "confidence": 0.01}]
+    ranking = [
+        {"name": "disclose_violence", "confidence": 0.8},
+        {"name": "describe_conflict", "confidence": 0.19},
+        {"name": "disclose_self_harm", "confidence": 0.01},
+    ]
     msg = message("he won't listen to me", intent="disclose_violence", confidence=0.8, ranking=ranking)
     gate.process([msg])
     assert msg.get(INTENT) == {"name": "describe_conflict", "confidence": 0.19}

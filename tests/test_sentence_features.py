@@ -4,6 +4,7 @@ a trained model.
 That the encoder equals sentence-transformers (to 3e-7 on every NLU example) is checked by
 scripts/check_sentence_encoder.py, which needs PyTorch; these tests need only the project's venv.
 """
+
 import numpy as np
 import pytest
 from rasa.shared.nlu.constants import TEXT
@@ -13,7 +14,6 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.components.sentence_features import SentenceEmbeddingFeaturizer
 from bot.nlp import sentence_encoder
 from bot.nlp.sentence_encoder import DIMENSION, EncoderUnavailable, cosine, shared_encoder
-
 
 _encoders = {}
 
@@ -89,8 +89,11 @@ def test_the_onnx_graph_is_built_once_and_rebuilt_for_another_model(tmp_path):
 
 def test_without_onnx_runtime_the_encoder_falls_back_to_numpy(monkeypatch, caplog):
     real_find_spec = sentence_encoder.importlib.util.find_spec
-    monkeypatch.setattr(sentence_encoder.importlib.util, "find_spec",
-                        lambda name: None if name == "onnxruntime" else real_find_spec(name))
+    monkeypatch.setattr(
+        sentence_encoder.importlib.util,
+        "find_spec",
+        lambda name: None if name == "onnxruntime" else real_find_spec(name),
+    )
     assert sentence_encoder._resolve_backend("auto") == "numpy"
     assert "onnxruntime" in caplog.text
     with pytest.raises(ValueError, match="backend"):
@@ -98,7 +101,7 @@ def test_without_onnx_runtime_the_encoder_falls_back_to_numpy(monkeypatch, caplo
 
 
 def test_vectors_are_normalised_and_deterministic(encoder):
-    texts = ["he says we can't afford therapy", "hi", "", "   ", "🙂", "she said: \"therapy is for weak people\""]
+    texts = ["he says we can't afford therapy", "hi", "", "   ", "🙂", 'she said: "therapy is for weak people"']
     first = encoder.encode(texts)
     assert first.shape == (len(texts), DIMENSION)
     assert first.dtype == np.float32
@@ -111,11 +114,13 @@ def test_vectors_are_normalised_and_deterministic(encoder):
 
 
 def test_paraphrases_without_shared_words_are_close(encoder):
-    stigma, paraphrase, cost = encoder.encode([
-        "he says therapy is for crazy people",
-        "she thinks shrinks are for lunatics",
-        "we can't afford it",
-    ])
+    stigma, paraphrase, cost = encoder.encode(
+        [
+            "he says therapy is for crazy people",
+            "she thinks shrinks are for lunatics",
+            "we can't afford it",
+        ]
+    )
     assert cosine(stigma, paraphrase) > cosine(stigma, cost) + 0.2
 
 
@@ -133,9 +138,14 @@ def test_missing_package_says_how_to_fix(monkeypatch):
 
 def test_featurizer_adds_one_sentence_feature_to_text():
     featurizer = SentenceEmbeddingFeaturizer(
-        {**SentenceEmbeddingFeaturizer.get_default_config()}, "SentenceEmbeddingFeaturizer")
-    training = TrainingData([Message(data={TEXT: "my wife says it's my problem", "intent": "report_objection_your_problem"}),
-                             Message(data={"intent": "greet"})])
+        {**SentenceEmbeddingFeaturizer.get_default_config()}, "SentenceEmbeddingFeaturizer"
+    )
+    training = TrainingData(
+        [
+            Message(data={TEXT: "my wife says it's my problem", "intent": "report_objection_your_problem"}),
+            Message(data={"intent": "greet"}),
+        ]
+    )
     featurizer.process_training_data(training)
     with_text, without_text = training.training_examples
     sequence, sentence = with_text.get_dense_features(TEXT)
@@ -159,7 +169,8 @@ def test_training_vectors_are_cached_by_content(monkeypatch, tmp_path, encoder):
     """A retrain after one edited example encodes only that example (the others come from the cache)."""
     monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path))
     featurizer = SentenceEmbeddingFeaturizer(
-        {**SentenceEmbeddingFeaturizer.get_default_config()}, "SentenceEmbeddingFeaturizer", encoder)
+        {**SentenceEmbeddingFeaturizer.get_default_config()}, "SentenceEmbeddingFeaturizer", encoder
+    )
     texts = ["he says we can't afford therapy", "hi", "she thinks shrinks are for lunatics"]
     first = TrainingData([Message(data={TEXT: t, "intent": "x"}) for t in texts])
     featurizer.process_training_data(first)
@@ -173,13 +184,17 @@ def test_training_vectors_are_cached_by_content(monkeypatch, tmp_path, encoder):
     assert encoded == ["hello there"]
     for old, new in zip(first.training_examples[:2], second.training_examples[:2]):
         assert np.array_equal(old.get_dense_features(TEXT)[1].features, new.get_dense_features(TEXT)[1].features)
-    assert np.allclose(second.training_examples[2].get_dense_features(TEXT)[1].features,
-                       real_encode(["hello there"])[0], atol=1e-5)
+    assert np.allclose(
+        second.training_examples[2].get_dense_features(TEXT)[1].features, real_encode(["hello there"])[0], atol=1e-5
+    )
 
     # Off: nothing read or written.
     monkeypatch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path / "other"))
-    off = SentenceEmbeddingFeaturizer({**SentenceEmbeddingFeaturizer.get_default_config(), "cache_embeddings": False},
-                                      "SentenceEmbeddingFeaturizer", encoder)
+    off = SentenceEmbeddingFeaturizer(
+        {**SentenceEmbeddingFeaturizer.get_default_config(), "cache_embeddings": False},
+        "SentenceEmbeddingFeaturizer",
+        encoder,
+    )
     off.process_training_data(TrainingData([Message(data={TEXT: "hi", "intent": "x"})]))
     assert not (tmp_path / "other").exists()
 
@@ -206,11 +221,14 @@ def _reference_encode(encoder, texts):
     ids = np.zeros((len(texts), length), dtype=np.int64)
     mask = np.zeros((len(texts), length), dtype=np.float32)
     for row, e in enumerate(encodings):
-        ids[row, :len(e.ids)] = e.ids
-        mask[row, :len(e.ids)] = 1.0
+        ids[row, : len(e.ids)] = e.ids
+        mask[row, : len(e.ids)] = 1.0
     batch, heads, head_dim = len(texts), encoder.heads, encoder.hidden // encoder.heads
-    h = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length][None]
-         + w["embeddings.token_type_embeddings.weight"][0])
+    h = (
+        w["embeddings.word_embeddings.weight"][ids]
+        + w["embeddings.position_embeddings.weight"][:length][None]
+        + w["embeddings.token_type_embeddings.weight"][0]
+    )
     h = layer_norm(h, "embeddings.LayerNorm")
     additive_mask = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)
     for layer in range(encoder.layers):
@@ -235,9 +253,13 @@ def _reference_encode(encoder, texts):
 def test_fast_forward_pass_equals_a_straightforward_one(encoder):
     """NumPy: halves on two threads, stacked QKV, gemv for short inputs, gemm for long ones, in-place
     ops; ONNX Runtime: its fused kernels. The same vectors to float32 rounding."""
-    texts = ["hi", "good morning", "he says therapy is for crazy people",  # few word pieces: the gemv path
-             "I tend to shut down when we argue, and next time I'd like to stay in the conversation.",  # gemm
-             "my partner won't come to couples therapy, she says we can't afford it and it's a waste of time"]
+    texts = [
+        "hi",
+        "good morning",
+        "he says therapy is for crazy people",  # few word pieces: the gemv path
+        "I tend to shut down when we argue, and next time I'd like to stay in the conversation.",  # gemm
+        "my partner won't come to couples therapy, she says we can't afford it and it's a waste of time",
+    ]
     lengths = [len(encoder.tokenizer.encode(t).ids) for t in texts]
     assert min(lengths) <= sentence_encoder.GEMV_TOKENS < max(lengths)
     for text in texts:  # one message at a time, as in a conversation

@@ -1,6 +1,7 @@
 """bot/serve.py: a failing custom action gets the calm reply (once per message) and the action
 timeout comes from the environment. With Rasa's own RemoteAction against a port nobody listens on;
 tests/integration/test_faults.py does the same with the real servers."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,15 +73,21 @@ RESPONSES = [
     {"responses": [{"text": 5}], "events": []},
     {"events": [{"no_event_key": True}]},
     # each event against its own type's schema (bot/serve.py _event_validators)
-    {"events": [{"event": "slot", "name": "step", "value": None, "timestamp": None},
-                {"event": "active_loop", "name": None}, {"event": "bot", "text": "ok", "data": {}, "metadata": {}},
-                {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
-                {"event": "followup", "name": "utter_greet"}, {"event": "reset_slots"}]},
-    {"events": [{"event": "slot", "name": "step"}]},                       # no value: invalid
-    {"events": [{"event": "slot", "value": 1, "name": 2}]},                # name not a string
-    {"events": [{"event": "no_such_event"}]},                              # unknown type
-    {"events": [{"event": "bot", "text": 3}]},                             # right type, wrong field
-    {"events": [{"event": "bot", "text": "ok", "timestamp": "noon"}]},     # common field wrong
+    {
+        "events": [
+            {"event": "slot", "name": "step", "value": None, "timestamp": None},
+            {"event": "active_loop", "name": None},
+            {"event": "bot", "text": "ok", "data": {}, "metadata": {}},
+            {"event": "action", "name": "action_listen", "policy": None, "confidence": 1.0},
+            {"event": "followup", "name": "utter_greet"},
+            {"event": "reset_slots"},
+        ]
+    },
+    {"events": [{"event": "slot", "name": "step"}]},  # no value: invalid
+    {"events": [{"event": "slot", "value": 1, "name": 2}]},  # name not a string
+    {"events": [{"event": "no_such_event"}]},  # unknown type
+    {"events": [{"event": "bot", "text": 3}]},  # right type, wrong field
+    {"events": [{"event": "bot", "text": "ok", "timestamp": "noon"}]},  # common field wrong
     {"events": [{"event": "bot", "text": "ok"}, "not an event"]},
     {"events": [{"event": "slot", "name": "step", "value": 1}], "responses": "not a list"},
     {"events": None},
@@ -122,12 +129,22 @@ def test_every_rasa_event_is_judged_as_jsonschema_judges_it():
     samples = [
         rasa_events.UserUttered("hi", {"name": "greet", "confidence": 0.9}, [], {"text": "hi"}),
         rasa_events.BotUttered("hello", {"buttons": []}, {"utter_action": "utter_greet"}),
-        rasa_events.SlotSet("step", "budget"), rasa_events.ActiveLoop("onboarding_form"), rasa_events.ActiveLoop(None),
+        rasa_events.SlotSet("step", "budget"),
+        rasa_events.ActiveLoop("onboarding_form"),
+        rasa_events.ActiveLoop(None),
         rasa_events.ActionExecuted("action_listen", policy="RulePolicy", confidence=1.0),
-        rasa_events.SessionStarted(), rasa_events.Restarted(), rasa_events.AllSlotsReset(),
-        rasa_events.FollowupAction("utter_greet"), rasa_events.LoopInterrupted(True), rasa_events.ActionReverted(),
-        rasa_events.UserUtteranceReverted(), rasa_events.ConversationPaused(), rasa_events.ConversationResumed(),
-        rasa_events.StoryExported(), rasa_events.AgentUttered("x"), rasa_events.EntitiesAdded([]),
+        rasa_events.SessionStarted(),
+        rasa_events.Restarted(),
+        rasa_events.AllSlotsReset(),
+        rasa_events.FollowupAction("utter_greet"),
+        rasa_events.LoopInterrupted(True),
+        rasa_events.ActionReverted(),
+        rasa_events.UserUtteranceReverted(),
+        rasa_events.ConversationPaused(),
+        rasa_events.ConversationResumed(),
+        rasa_events.StoryExported(),
+        rasa_events.AgentUttered("x"),
+        rasa_events.EntitiesAdded([]),
         rasa_events.ActionExecutionRejected("action_x"),
     ]
     dicts = [event.as_dict() for event in samples]
@@ -178,8 +195,9 @@ def test_event_classes_are_found_by_name_as_rasa_finds_them():
     assert resolve("no_such_event", events.SlotSet) is events.SlotSet
     with pytest.raises(ValueError, match="Unknown event name"):
         resolve("no_such_event")
-    assert events.Event.from_parameters({"event": "slot", "name": "step", "value": "budget"}) == \
-        events.SlotSet("step", "budget")
+    assert events.Event.from_parameters({"event": "slot", "name": "step", "value": "budget"}) == events.SlotSet(
+        "step", "budget"
+    )
 
     class LateEvent(events.SlotSet):  # defined after the table was built: found all the same
         type_name = "late_event_for_the_test"

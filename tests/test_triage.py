@@ -1,5 +1,6 @@
 """The triage (escalate / check in / own violence / continue), the safety classifier, the answers to
 the safety questions and the generated safety rules, without a trained Rasa model."""
+
 from pathlib import Path
 
 import numpy as np
@@ -93,9 +94,11 @@ def test_corpus_labels_map_to_classes():
 
 def _toy_classifier():
     rng = np.random.default_rng(0)
-    texts = (["he hit me hard", "he beat me up", "he slapped my face"] * 4
-             + ["he checks my phone", "he controls the money", "he reads my messages"] * 4
-             + ["we argue about chores", "he forgot my birthday", "she is always late"] * 4)
+    texts = (
+        ["he hit me hard", "he beat me up", "he slapped my face"] * 4
+        + ["he checks my phone", "he controls the money", "he reads my messages"] * 4
+        + ["we argue about chores", "he forgot my birthday", "she is always late"] * 4
+    )
     labels = ["violence"] * 12 + ["sign"] * 12 + ["none"] * 12
     vectors = rng.normal(size=(len(texts), 8))
     return SafetyClassifier.train(texts, vectors, labels), texts, vectors
@@ -130,12 +133,25 @@ def test_the_gate_names_a_quiet_sign_and_keeps_a_privacy_question(detector):
     assert question.get(SAFETY_KEY)["outcome"] == "check_in"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("yes", answers.YES), ("Yep", answers.YES), ("yes, he's a good man honestly, just stubborn", answers.YES),
-    ("no", answers.NO), ("nah", answers.NO), ("no he's never done that", answers.NO), ("not really", answers.NO),
-    ("sometimes", answers.UNSURE), ("idk", answers.UNSURE), ("i guess", answers.UNSURE), ("mostly", answers.UNSURE),
-    ("yes sometimes", answers.UNSURE), ("what do you mean", None), ("menu", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("yes", answers.YES),
+        ("Yep", answers.YES),
+        ("yes, he's a good man honestly, just stubborn", answers.YES),
+        ("no", answers.NO),
+        ("nah", answers.NO),
+        ("no he's never done that", answers.NO),
+        ("not really", answers.NO),
+        ("sometimes", answers.UNSURE),
+        ("idk", answers.UNSURE),
+        ("i guess", answers.UNSURE),
+        ("mostly", answers.UNSURE),
+        ("yes sometimes", answers.UNSURE),
+        ("what do you mean", None),
+        ("menu", None),
+    ],
+)
 def test_only_a_clear_answer_counts(text, expected):
     assert answers.read(None, text) == expected
 

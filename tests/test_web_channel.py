@@ -1,4 +1,5 @@
 """The socket.io channel's fixes and the web page server, without a trained model."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,8 +64,11 @@ def test_malformed_message_events_are_ignored_not_raised(channel):
 def test_message_reaches_rasa_with_the_session_as_sender(channel):
     ch, handlers, received = channel
     session = "0123456789abcdef0123456789abcdef"
-    run(handlers["user_uttered"]("sid", {"message": "x" * (MAX_MESSAGE_CHARS + 10), "session_id": session,
-                                         "metadata": "{not json"}))
+    run(
+        handlers["user_uttered"](
+            "sid", {"message": "x" * (MAX_MESSAGE_CHARS + 10), "session_id": session, "metadata": "{not json"}
+        )
+    )
     run(handlers["user_uttered"]("sid", {"message": 12, "session_id": session, "metadata": [1]}))
     assert [m.sender_id for m in received] == [session, session]
     assert len(received[0].text) == MAX_MESSAGE_CHARS and received[0].metadata == {}

@@ -3,10 +3,11 @@
 Modules match the product's parts: onboarding, coaching, safety; progress_db holds the models and
 the data access, content the coaching texts.
 """
+
 import logging
 
-from bot.safety import hotlines
 from bot.content import practice as practice_settings
+from bot.safety import hotlines
 
 _logger = logging.getLogger(__name__)
 

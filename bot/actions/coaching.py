@@ -1,4 +1,5 @@
 """Coaching: the menu, "what's next", the steps (explain, reflect, save, offer the next), progress."""
+
 from __future__ import annotations
 
 import logging
@@ -11,11 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import common, content
+from bot.actions import practice as practice_run
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
 from bot.actions.progress_db import Profile
-from bot.safety import answers
-from bot.actions import practice as practice_run
 from bot.content import practice
+from bot.safety import answers
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +34,23 @@ def budget_estimate(flagged: bool) -> List[str]:
     p = practice.load()
     if flagged:
         total = p.rates["individual_session"] * p.typical_sessions
-        estimate = content.text("budget.individual", name=p.name, session=p.money(p.rates["individual_session"]),
-                                sessions=p.typical_sessions, total=p.money(total))
+        estimate = content.text(
+            "budget.individual",
+            name=p.name,
+            session=p.money(p.rates["individual_session"]),
+            sessions=p.typical_sessions,
+            total=p.money(total),
+        )
     else:
         total = p.rates["consultation"] + p.rates["couples_session"] * p.typical_sessions
-        estimate = content.text("budget.couples", name=p.name, consultation=p.money(p.rates["consultation"]),
-                                session=p.money(p.rates["couples_session"]), sessions=p.typical_sessions,
-                                total=p.money(total))
+        estimate = content.text(
+            "budget.couples",
+            name=p.name,
+            consultation=p.money(p.rates["consultation"]),
+            session=p.money(p.rates["couples_session"]),
+            sessions=p.typical_sessions,
+            total=p.money(total),
+        )
     questions = "\n".join(f"- {q}" for q in p.insurer_questions)
     return [
         f"{estimate} {content.text('budget.estimate_only')}",
@@ -93,8 +104,9 @@ class ActionWhatNext(Action):
             return _onboard_first(dispatcher, tracker)
         profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
-        step = content.next_step(common.done_steps(tracker, profile), flagged,
-                                 tracker.get_slot("path"), tracker.get_slot("last_objection"))
+        step = content.next_step(
+            common.done_steps(tracker, profile), flagged, tracker.get_slot("path"), tracker.get_slot("last_objection")
+        )
         if step is not None:
             _offer(dispatcher, step, content.text("what_next.recommend", title=step.title, summary=step.summary))
         elif flagged:
@@ -173,14 +185,27 @@ class ActionAskReflectionAnswer(Action):
 
 
 # Inside a step: requests answered there, then the step's question again (nothing is saved).
-ANSWERED_IN_STEP = {"ask_help", "bot_challenge", "greet", "thank", "out_of_scope", "start_practice", "ask_why_no_couples_therapy"}
+ANSWERED_IN_STEP = {
+    "ask_help",
+    "bot_challenge",
+    "greet",
+    "thank",
+    "out_of_scope",
+    "start_practice",
+    "ask_why_no_couples_therapy",
+}
 # "Where was I?" and the like: said where they are, then the question again.
 WHERE_AM_I = {"what_next", "ask_progress", "describe_situation"}
-_WHERE_WAS_I = re.compile(r"\b(where (was i|were we|are we|am i)|what was the question|lost track|got (distracted|interrupted))\b", re.I)
+_WHERE_WAS_I = re.compile(
+    r"\b(where (was i|were we|are we|am i)|what was the question|lost track|got (distracted|interrupted))\b", re.I
+)
 # A line to the partner the user drafted and asks about ("can we just try one session? is that ok?").
-_ASKS_ABOUT_A_LINE = re.compile(r"\b(is (that|this) (ok|okay|good|alright|fine|a good way)|how does (that|this) sound|"
-                                r"would (that|this) work|what do you think|could i say|can i say|should i say|"
-                                r"is it ok to say|good way to say)\b", re.I)
+_ASKS_ABOUT_A_LINE = re.compile(
+    r"\b(is (that|this) (ok|okay|good|alright|fine|a good way)|how does (that|this) sound|"
+    r"would (that|this) work|what do you think|could i say|can i say|should i say|"
+    r"is it ok to say|good way to say)\b",
+    re.I,
+)
 
 
 class ValidateReflectionForm(FormValidationAction):
@@ -191,8 +216,9 @@ class ValidateReflectionForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_reflection_form"
 
-    def validate_reflection_answer(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> Dict[Text, Any]:
+    def validate_reflection_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         text = common.clean_text(value)
         intent = common.latest_intent(tracker)
         pending = tracker.get_slot("reflection_pending")
@@ -260,8 +286,14 @@ class ValidateReflectionForm(FormValidationAction):
         for pitfall in analysis.pitfalls:
             entry = run["pitfalls"].get(pitfall, {})
             if entry:
-                lines.append(content.text("step.line_pitfall", label=entry["label"], tip=entry["rewrite_tip"],
-                                          example=entry["example_rewrite"]))
+                lines.append(
+                    content.text(
+                        "step.line_pitfall",
+                        label=entry["label"],
+                        tip=entry["rewrite_tip"],
+                        example=entry["example_rewrite"],
+                    )
+                )
         if not lines:
             lines.append(content.text("step.line_neutral"))
         dispatcher.utter_message(text="\n".join(lines))
@@ -296,8 +328,12 @@ class ActionSaveReflection(Action):
             done.append(step.id)
         profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
-        following = content.next_step(done + (profile.done if profile else []), flagged,
-                                      tracker.get_slot("path"), tracker.get_slot("last_objection"))
+        following = content.next_step(
+            done + (profile.done if profile else []),
+            flagged,
+            tracker.get_slot("path"),
+            tracker.get_slot("last_objection"),
+        )
         if following is not None:
             _offer(dispatcher, following, content.text("step.offer_next", title=following.title))
         else:
@@ -345,7 +381,12 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
             lines.append(content.text(f"menu.groups.{group}") + ":")
         state = profile.steps.get(step.id) if stored else None
         if step.status == content.STATUS_SCREEN:
-            mark, status = "[x]", content.text("menu.status_screen_done") if tracker.get_slot("onboarded") else content.text("menu.status_not_started")
+            mark, status = (
+                "[x]",
+                content.text("menu.status_screen_done")
+                if tracker.get_slot("onboarded")
+                else content.text("menu.status_not_started"),
+            )
             if not tracker.get_slot("onboarded"):
                 mark = "[ ]"
         elif step.id in done:
@@ -364,13 +405,16 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
         lines += ["", content.text("practice.runs_header")]
         for run in profile.practice_runs:
             persona = practice_run.personas().get(run["persona"], {}).get("title", run["persona"])
-            lines.append(f"- {_date(run['created_at'])}, {persona}: "
-                         + content.text(f"practice.outcomes.{run['outcome']}"))
+            lines.append(
+                f"- {_date(run['created_at'])}, {persona}: " + content.text(f"practice.outcomes.{run['outcome']}")
+            )
     if stored and profile.answers:
         lines += ["", content.text("progress.answers_header")]
         for answer in profile.answers:
             step = content.step_by_id(answer["step_id"])
-            lines.append(f"- {step.title if step else answer['step_id']} ({_date(answer['created_at'])}): {answer['answer']}")
+            lines.append(
+                f"- {step.title if step else answer['step_id']} ({_date(answer['created_at'])}): {answer['answer']}"
+            )
     elif not done and not (stored and profile.practice_runs):
         lines.append(content.text("progress.none_yet"))
     return "\n".join(lines)
@@ -396,12 +440,18 @@ class ActionStartOver(Action):
         dispatcher.utter_message(text=content.text("start_over.done"))
         text, buttons = common.menu([], [], common.is_flagged(tracker, common.load_profile(tracker)))
         dispatcher.utter_message(text=text, buttons=buttons)
-        return [reset_confirmation, SlotSet("steps_done", []), SlotSet("active_step", None),
-                SlotSet("reflection_answer", None), SlotSet("last_objection", None), SlotSet("path", None)]
+        return [
+            reset_confirmation,
+            SlotSet("steps_done", []),
+            SlotSet("active_step", None),
+            SlotSet("reflection_answer", None),
+            SlotSet("last_objection", None),
+            SlotSet("path", None),
+        ]
 
 
 class ActionGoodNews(Action):
-    """"He agreed!", "she'll think about it": celebrate briefly, then the concrete next steps (the
+    """ "He agreed!", "she'll think about it": celebrate briefly, then the concrete next steps (the
     practice's booking link, choosing together, a test drive, evaluating progress). After a safety
     flag, the steps with the partner stay closed: support for the user first."""
 
@@ -411,8 +461,10 @@ class ActionGoodNews(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         profile = common.load_profile(tracker)
         if common.is_flagged(tracker, profile):
-            dispatcher.utter_message(text=content.text("good_news.flagged"), buttons=[
-                {"title": content.text("menu.button_support"), "payload": "/ask_individual_support"}])
+            dispatcher.utter_message(
+                text=content.text("good_news.flagged"),
+                buttons=[{"title": content.text("menu.button_support"), "payload": "/ask_individual_support"}],
+            )
             return []
         settings = practice.load()
         values = {"booking_link": settings.booking_link, "contact": settings.contact}
@@ -420,8 +472,14 @@ class ActionGoodNews(Action):
         steps = content.messages()["good_news"][f"{kind}_steps"]
         lines = [content.text(f"good_news.{kind}")] + ["- " + line.format(**values) for line in steps]
         offers = ["choose_therapist", "evaluate_progress"] if kind == "agreed" else ["test_drive", "good_time"]
-        buttons = [{"title": content.text("step.button_continue", title=content.step_by_id(s).title),
-                    "payload": common.start_payload(s)} for s in offers if content.step_by_id(s)]
+        buttons = [
+            {
+                "title": content.text("step.button_continue", title=content.step_by_id(s).title),
+                "payload": common.start_payload(s),
+            }
+            for s in offers
+            if content.step_by_id(s)
+        ]
         buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []

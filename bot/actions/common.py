@@ -1,4 +1,5 @@
 """What several actions share: the progress store, answers to yes/no questions, the menu."""
+
 from __future__ import annotations
 
 import logging
@@ -19,16 +20,69 @@ STORE_ERRORS = (SQLAlchemyError, OSError)
 REGIONS = ("US", "UK", "CA", "AU", "IE")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-_YES = {"yes", "y", "yeah", "yep", "yup", "sure", "ok", "okay", "sometimes", "maybe", "kind of",
-        "kinda", "sort of", "a little", "a bit", "often", "always", "true", "correct", "i have",
-        "i am", "i do", "it has", "he has", "she has", "they have", "once", "a few times"}
-_NO = {"no", "n", "nope", "nah", "never", "not really", "no never", "not at all", "false",
-       "i haven't", "i have not", "he hasn't", "she hasn't", "they haven't", "no one", "nobody"}
+_YES = {
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "sometimes",
+    "maybe",
+    "kind of",
+    "kinda",
+    "sort of",
+    "a little",
+    "a bit",
+    "often",
+    "always",
+    "true",
+    "correct",
+    "i have",
+    "i am",
+    "i do",
+    "it has",
+    "he has",
+    "she has",
+    "they have",
+    "once",
+    "a few times",
+}
+_NO = {
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "never",
+    "not really",
+    "no never",
+    "not at all",
+    "false",
+    "i haven't",
+    "i have not",
+    "he hasn't",
+    "she hasn't",
+    "they haven't",
+    "no one",
+    "nobody",
+}
 
 _REGION_WORDS = {
     "US": ["us", "usa", "u.s.", "u.s.a.", "united states", "america", "the states", "states"],
-    "UK": ["uk", "u.k.", "united kingdom", "britain", "great britain", "england", "scotland", "wales",
-           "northern ireland", "gb"],
+    "UK": [
+        "uk",
+        "u.k.",
+        "united kingdom",
+        "britain",
+        "great britain",
+        "england",
+        "scotland",
+        "wales",
+        "northern ireland",
+        "gb",
+    ],
     "CA": ["ca", "canada", "quebec", "ontario", "british columbia", "alberta"],
     "AU": ["au", "aus", "australia", "oz"],
     "IE": ["ie", "ireland", "republic of ireland", "eire", "éire"],
@@ -98,7 +152,7 @@ def parse_region(tracker: Tracker, value: Any) -> Optional[str]:
     words = clean_text(value).lower().strip(" .!?")
     for prefix in ("i'm in ", "i am in ", "i live in ", "in ", "i'm from ", "from "):
         if words.startswith(prefix):
-            words = words[len(prefix):]
+            words = words[len(prefix) :]
     words = words.removeprefix("the ")
     for code, names in _REGION_WORDS.items():
         if words in names or f"the {words}" in names:
@@ -145,8 +199,9 @@ def group_payload(group: str) -> str:
     return '/show_menu{"group": "%s"}' % group
 
 
-def menu(done: List[str], in_progress: List[str], flagged: bool,
-         group: Optional[str] = None) -> Tuple[str, List[Dict[str, str]]]:
+def menu(
+    done: List[str], in_progress: List[str], flagged: bool, group: Optional[str] = None
+) -> Tuple[str, List[Dict[str, str]]]:
     """The menu text and its buttons.
 
     Without a group: one line and one button per group of steps (short enough for a phone).
@@ -172,8 +227,11 @@ def menu(done: List[str], in_progress: List[str], flagged: bool,
             if not steps:
                 continue
             finished = sum(1 for s in steps if s.id in done or s.status == content.STATUS_SCREEN)
-            lines.append(content.text("menu.group_line", group=content.text(f"menu.groups.{name}"),
-                                      done=finished, total=len(steps)))
+            lines.append(
+                content.text(
+                    "menu.group_line", group=content.text(f"menu.groups.{name}"), done=finished, total=len(steps)
+                )
+            )
             buttons.append(_button(content.text(f"menu.groups.{name}"), group_payload(name)))
         if flagged:
             lines += ["", content.text("menu.partner_closed")]
@@ -199,8 +257,9 @@ def requested_group(tracker: Tracker) -> Optional[str]:
     return group if group in content.GROUPS else None
 
 
-def send_menu(dispatcher: CollectingDispatcher, tracker: Tracker, profile: Optional[Profile],
-              group: Optional[str] = None) -> None:
+def send_menu(
+    dispatcher: CollectingDispatcher, tracker: Tracker, profile: Optional[Profile], group: Optional[str] = None
+) -> None:
     in_progress = profile.in_progress if profile else []
     text, buttons = menu(done_steps(tracker, profile), in_progress, is_flagged(tracker, profile), group)
     dispatcher.utter_message(text=text, buttons=buttons)

@@ -1,4 +1,5 @@
 """Coaching content as data: steps (steps.yml) and the texts actions compose (messages.yml)."""
+
 from __future__ import annotations
 
 import functools
@@ -16,14 +17,32 @@ STATUS_SCREEN = "screen"
 STATUS_COMING_SOON = "coming_soon"
 # Menu order of the step groups. The order "what's next" follows depends on the user's path:
 # someone whose partner refuses (or who asks about going alone) gets the going-alone steps first.
-GROUPS = ("on_your_own", "understand_partner", "with_partner", "going_alone", "partner_in_your_therapy",
-          "healing_stages")
+GROUPS = (
+    "on_your_own",
+    "understand_partner",
+    "with_partner",
+    "going_alone",
+    "partner_in_your_therapy",
+    "healing_stages",
+)
 PATH_ORDER = {
     "together": GROUPS,
-    "alone": ("on_your_own", "going_alone", "understand_partner", "with_partner", "partner_in_your_therapy",
-              "healing_stages"),
+    "alone": (
+        "on_your_own",
+        "going_alone",
+        "understand_partner",
+        "with_partner",
+        "partner_in_your_therapy",
+        "healing_stages",
+    ),
 }
-REGION_NAMES = {"US": "the United States", "UK": "the United Kingdom", "CA": "Canada", "AU": "Australia", "IE": "Ireland"}
+REGION_NAMES = {
+    "US": "the United States",
+    "UK": "the United Kingdom",
+    "CA": "Canada",
+    "AU": "Australia",
+    "IE": "Ireland",
+}
 
 
 @dataclass(frozen=True)
@@ -112,13 +131,15 @@ def objections() -> Dict[str, Dict[str, Any]]:
         return yaml.safe_load(f)["objections"]
 
 
-def next_step(done: List[str], flagged: bool, path: Optional[str] = None,
-              objection: Optional[str] = None) -> Optional[Step]:
+def next_step(
+    done: List[str], flagged: bool, path: Optional[str] = None, objection: Optional[str] = None
+) -> Optional[Step]:
     """The first unfinished step that is ready and fits the user's situation.
 
     On-your-own steps come first (article 001 puts them before the rest); then the step that
     answers the partner's latest objection; then the groups in the order of the user's path.
     """
+
     def fits(step: Step) -> bool:
         return step.id not in done and step.available and step.open_for(flagged)
 

@@ -7,6 +7,7 @@ The threshold, looked at on the development split of the real objection corpus (
 labellers gave (0.12 offered 29, still 3 right). Real passages rarely carry two clear objections;
 short ones such as "counseling is for sissies, and a waste of money" do, and get the offer.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Text
@@ -49,6 +50,7 @@ class ActionOfferSecondObjection(Action):
         label = content.messages()["fallback"]["intents"].get(other)
         if not label:
             return []
-        dispatcher.utter_message(text=content.text("objections.offer_second"),
-                                 buttons=[{"title": label, "payload": f"/{other}"}])
+        dispatcher.utter_message(
+            text=content.text("objections.offer_second"), buttons=[{"title": label, "payload": f"/{other}"}]
+        )
         return []

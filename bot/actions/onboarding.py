@@ -1,5 +1,6 @@
 """Onboarding: session start, the consent / safe-to-talk / country / screening form, its outcome,
 welcome back, and the settings a user can change later (country, storage consent)."""
+
 from __future__ import annotations
 
 import logging
@@ -36,13 +37,31 @@ UNSURE = "unsure"
 # The screen asked at once: "None of these" answers every item; otherwise they come one by one.
 NONE_OF_THESE = "none"
 ONE_BY_ONE = "one_by_one"
-_NONE_WORDS = ("none", "none of these", "none of them", "none of those", "no none", "nope none", "neither",
-               "nothing", "no", "nope", "nah", "n", "no to all", "no to all of them", "all no", "not at all",
-               "none of that", "no none of these", "none of the above")
+_NONE_WORDS = (
+    "none",
+    "none of these",
+    "none of them",
+    "none of those",
+    "no none",
+    "nope none",
+    "neither",
+    "nothing",
+    "no",
+    "nope",
+    "nah",
+    "n",
+    "no to all",
+    "no to all of them",
+    "all no",
+    "not at all",
+    "none of that",
+    "no none of these",
+    "none of the above",
+)
 
 
 def read_screen_all(intent: Optional[str], value: Any) -> str:
-    """"None of these" (every item answered safe), or one by one for anything else: a yes, a
+    """ "None of these" (every item answered safe), or one by one for anything else: a yes, a
     "not sure", a story. Only a clear none counts for all six."""
     words = " ".join(common.clean_text(value).lower().replace("'", "").split()).strip(" .!?,")
     if intent == "deny" and str(value or "").startswith("/"):
@@ -74,8 +93,21 @@ def read_who(text: Any) -> Optional[str]:
         return "both"
     past = any(w in words for w in ("before", "past", "previous", "former", "an ex", "my ex", "ex ", "old partner"))
     past = past or words in ("ex", "my ex", "an ex")
-    current = any(w in words for w in ("current", "now", "my husband", "my wife", "my partner", "my boyfriend",
-                                       "my girlfriend", "my fiance", "my fiancé", "present"))
+    current = any(
+        w in words
+        for w in (
+            "current",
+            "now",
+            "my husband",
+            "my wife",
+            "my partner",
+            "my boyfriend",
+            "my girlfriend",
+            "my fiance",
+            "my fiancé",
+            "present",
+        )
+    )
     if past and current:
         return "both"
     if past:
@@ -127,7 +159,7 @@ def restored_slots(profile: Optional[Profile], steps_done: Optional[List[str]] =
 
 
 class ActionRestart(Action):
-    """"/restart" typed in the chat: a fresh conversation, never a way around safety.
+    """ "/restart" typed in the chat: a fresh conversation, never a way around safety.
 
     Replaces Rasa's default action of the same name, which clears every slot, the violence flag
     included, and sends nothing. Here the user is told, and what the store keeps comes back at
@@ -151,8 +183,9 @@ class ValidateOnboardingForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_onboarding_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         if tracker.get_slot("safe_to_talk") is False:
             return ["consent_storage", "safe_to_talk"]
         if tracker.get_slot("violence_flag"):
@@ -177,16 +210,18 @@ class ValidateOnboardingForm(FormValidationAction):
             return {slot: None}
         return {slot: answer == answers.YES}
 
-    def validate_screen_all(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                            domain: DomainDict) -> Dict[Text, Any]:
+    def validate_screen_all(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         choice = read_screen_all(common.latest_intent(tracker), value)
         if choice == NONE_OF_THESE:
             # All six at once: nothing happened, and the current relationship feels safe.
             return {"screen_all": NONE_OF_THESE, **{name: not positive for name, positive in SCREEN_SLOTS.items()}}
         return {"screen_all": ONE_BY_ONE}
 
-    def validate_consent_storage(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                 domain: DomainDict) -> Dict[Text, Any]:
+    def validate_consent_storage(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         # "don't save anything" / "yes keep my progress" answer the question too.
         intent = common.latest_intent(tracker)
         words = common.clean_text(value).lower().strip(" .!?")
@@ -202,20 +237,37 @@ class ValidateOnboardingForm(FormValidationAction):
             dispatcher.utter_message(text=content.text(f"onboarding.{key}", hours=_no_consent_hours()))
         return result
 
-    def validate_safe_to_talk(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+    def validate_safe_to_talk(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         words = common.clean_text(value).lower()
-        if any(w in words for w in ("private enough", "i'm private", "im private", "i am private", "i'm alone",
-                                    "im alone", "i am alone", "nobody's here", "nobody is here", "no one is here",
-                                    "i can talk", "safe to talk")) and not any(n in words for n in ("not ", "n't", "nt ")):
+        if any(
+            w in words
+            for w in (
+                "private enough",
+                "i'm private",
+                "im private",
+                "i am private",
+                "i'm alone",
+                "im alone",
+                "i am alone",
+                "nobody's here",
+                "nobody is here",
+                "no one is here",
+                "i can talk",
+                "safe to talk",
+            )
+        ) and not any(n in words for n in ("not ", "n't", "nt ")):
             return {"safe_to_talk": True}
-        if (common.latest_intent(tracker) == "partner_nearby"
-                or any(w in words for w in ("later", "not now", "not right now", "not private", "can't talk", "cant talk"))):
+        if common.latest_intent(tracker) == "partner_nearby" or any(
+            w in words for w in ("later", "not now", "not right now", "not private", "can't talk", "cant talk")
+        ):
             return {"safe_to_talk": False}
         return self._yes_no("safe_to_talk", value, dispatcher, tracker)
 
-    def validate_region(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                        domain: DomainDict) -> Dict[Text, Any]:
+    def validate_region(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         region = parse_region(tracker, value)
         if region is None:
             dispatcher.utter_message(text=content.text("onboarding.unclear_region"))
@@ -342,15 +394,19 @@ class ActionOnboardingOutcome(Action):
         if slots.get("safe_to_talk") is False:
             dispatcher.utter_message(text=content.text("onboarding.not_safe_now"))
             # Ask again next time; keep the consent choice.
-            return ([SlotSet("safe_to_talk", None), SlotSet("screen_all", None)]
-                    + [SlotSet(name, None) for name in SCREEN_SLOTS])
+            return [SlotSet("safe_to_talk", None), SlotSet("screen_all", None)] + [
+                SlotSet(name, None) for name in SCREEN_SLOTS
+            ]
         flagged = bool(slots.get("violence_flag")) or screen_positive(slots)
         region = slots.get("region")
         if region == "other":
             dispatcher.utter_message(text=content.text("onboarding.region_other"))
         _save_onboarding(tracker.sender_id, consent, region, flagged)
-        events: List[EventType] = [SlotSet("onboarded", True), SlotSet("screen_followup", None),
-                                   SlotSet("screen_all", None)]
+        events: List[EventType] = [
+            SlotSet("onboarded", True),
+            SlotSet("screen_followup", None),
+            SlotSet("screen_all", None),
+        ]
         if screen_positive(slots):
             dispatcher.utter_message(response="utter_escalate_violence")
             events += [SlotSet("violence_flag", True), SlotSet("safety_level", "replied")]
@@ -372,15 +428,22 @@ class ActionOnboardingOutcome(Action):
                 # What the first message asked, answered now that the screen is done.
                 events.append(SlotSet("first_request", None))
                 if request == "practice":
-                    dispatcher.utter_message(text=content.text("onboarding.first_help_after.practice"), buttons=[
-                        {"title": content.text("practice.button_practice"), "payload": "/start_practice"}])
+                    dispatcher.utter_message(
+                        text=content.text("onboarding.first_help_after.practice"),
+                        buttons=[{"title": content.text("practice.button_practice"), "payload": "/start_practice"}],
+                    )
                     return events
                 step = content.step_by_id("invite_without_blame")
-                dispatcher.utter_message(text=content.text("onboarding.first_help_after.how_to_ask", title=step.title),
-                                         buttons=[{"title": content.text("step.button_continue", title=step.title),
-                                                   "payload": common.start_payload(step.id)},
-                                                  {"title": content.text("practice.button_practice"),
-                                                   "payload": "/start_practice"}])
+                dispatcher.utter_message(
+                    text=content.text("onboarding.first_help_after.how_to_ask", title=step.title),
+                    buttons=[
+                        {
+                            "title": content.text("step.button_continue", title=step.title),
+                            "payload": common.start_payload(step.id),
+                        },
+                        {"title": content.text("practice.button_practice"), "payload": "/start_practice"},
+                    ],
+                )
                 return events
             objection = slots.get("last_objection")
             if not flagged and objection in content.objections():
@@ -389,7 +452,9 @@ class ActionOnboardingOutcome(Action):
                 dispatcher.utter_message(response=f"utter_objection_{objection}")
                 return events
         profile = common.load_profile(tracker)
-        text, buttons = common.menu(common.done_steps(tracker, profile), profile.in_progress if profile else [], flagged)
+        text, buttons = common.menu(
+            common.done_steps(tracker, profile), profile.in_progress if profile else [], flagged
+        )
         dispatcher.utter_message(text=text, buttons=buttons)
         return events
 
@@ -422,8 +487,12 @@ class ActionWelcomeBack(Action):
         buttons = []
         if resume is not None:
             text += " " + content.text("welcome_back.offer_continue", title=resume.title)
-            buttons.append({"title": content.text("step.button_continue", title=resume.title),
-                            "payload": common.start_payload(resume.id)})
+            buttons.append(
+                {
+                    "title": content.text("step.button_continue", title=resume.title),
+                    "payload": common.start_payload(resume.id),
+                }
+            )
         buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
         if done or in_progress:
             buttons.append({"title": content.text("welcome_back.button_start_over"), "payload": "/start_over"})
@@ -445,7 +514,9 @@ class ActionSetRegion(Action):
         if region == "other":
             dispatcher.utter_message(text=content.text("onboarding.region_other"))
         else:
-            dispatcher.utter_message(text=content.text("onboarding.region_set", region_name=content.REGION_NAMES[region]))
+            dispatcher.utter_message(
+                text=content.text("onboarding.region_set", region_name=content.REGION_NAMES[region])
+            )
         if common.consented(tracker):
             try:
                 common.store().set_region(tracker.sender_id, region)
@@ -473,8 +544,9 @@ class ActionSetConsent(Action):
             dispatcher.utter_message(text=content.text("consent.given_failed" if give else "consent.withdrawn_failed"))
             # Not storing from now on holds even when deleting failed.
             return [] if give else [SlotSet("consent_storage", False)]
-        dispatcher.utter_message(text=content.text("consent.given" if give else "consent.withdrawn",
-                                                   hours=_no_consent_hours()))
+        dispatcher.utter_message(
+            text=content.text("consent.given" if give else "consent.withdrawn", hours=_no_consent_hours())
+        )
         if give and tracker.get_slot("onboarded"):
             _show_resume_code(dispatcher, tracker)
         elif not give:
@@ -521,8 +593,12 @@ for _slot in CONSENT_SLOTS + ["screen_all"] + list(SCREEN_SLOTS) + ["start_over_
 
 # What a first message asked, for one useful sentence before the first question (messages.yml first_help).
 FIRST_HELP = {
-    "what_next": "how_to_ask", "ask_help": "how_to_ask", "start_step": "how_to_ask", "show_menu": "how_to_ask",
-    "ask_going_alone": "how_to_ask", "start_practice": "practice",
+    "what_next": "how_to_ask",
+    "ask_help": "how_to_ask",
+    "start_step": "how_to_ask",
+    "show_menu": "how_to_ask",
+    "ask_going_alone": "how_to_ask",
+    "start_practice": "practice",
 }
 
 

@@ -6,6 +6,7 @@ reply and, when the run is over, its outcome. The Rasa side is the `practice_for
 one line per turn, taken as free text whatever intent NLU guesses) and `action_practice_feedback`.
 Texts are data: bot/content/practice_run.yml.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,21 +29,35 @@ logger = logging.getLogger(__name__)
 MIN_TURNS = 3
 MAX_TURNS = 8
 NEW_TECHNIQUE = 1.0
-NEEDED_TECHNIQUE = 1.0     # extra, when it is what this persona most needs to hear
+NEEDED_TECHNIQUE = 1.0  # extra, when it is what this persona most needs to hear
 PITFALL = -2.0
-AGREE_AT = 4.0             # openness needed to agree to one session (with a concrete offer)
-TIME_AT = 2.0              # openness needed to ask for time instead of refusing
+AGREE_AT = 4.0  # openness needed to agree to one session (with a concrete offer)
+TIME_AT = 2.0  # openness needed to ask for time instead of refusing
 REFUSE_AT = -4.0
-OFFERS = {"test_drive", "choose_together"}   # a concrete, low-cost offer is needed to agree
-STOP_WORDS = {"stop", "exit", "quit", "end", "stop practice", "stop practicing", "stop practising",
-              "end practice", "stop the practice", "i want to stop", "enough", "cancel", "/stop"}
+OFFERS = {"test_drive", "choose_together"}  # a concrete, low-cost offer is needed to agree
+STOP_WORDS = {
+    "stop",
+    "exit",
+    "quit",
+    "end",
+    "stop practice",
+    "stop practicing",
+    "stop practising",
+    "end practice",
+    "stop the practice",
+    "i want to stop",
+    "enough",
+    "cancel",
+    "/stop",
+}
 QUOTE_CHARS = 160
-WORKED_QUOTED = 4          # techniques quoted in the feedback; the rest are named in one line
+WORKED_QUOTED = 4  # techniques quoted in the feedback; the rest are named in one line
 # "hint", "any tips?", "what should I say?": help during the run, which goes on (not a partner line).
 HINT_PATTERN = re.compile(
     r"^\W*(?:(?:can i (?:get|have) |give me |got |any |a |some |need |need a |i need (?:a |some )?)?"
     r"(?:hint|hints|tip|tips|help|advice|suggestion|suggestions)(?: please| pls| plz)?"
-    r"|(?:i'?m|im) stuck|what (?:should|do|can) i say(?: now| next)?|what now|help me|i don'?t know what to say)\W*$")
+    r"|(?:i'?m|im) stuck|what (?:should|do|can) i say(?: now| next)?|what now|help me|i don'?t know what to say)\W*$"
+)
 # Which pitfall the partner answers first when a line has several.
 REACTION_ORDER = ("ultimatum", "tricks", "labelling", "blame", "pressure", "sarcasm", "others_opinions")
 DONE = "__done__"
@@ -119,8 +134,17 @@ def match_persona(text: str) -> Optional[str]:
 
 def new_run(persona: str, sender: str) -> Dict[str, Any]:
     opening = content.variant(personas()[persona]["opening"], sender, persona, "opening")
-    return {"persona": persona, "turn": 0, "openness": 0.0, "used": {}, "pitfalls": [], "lines": 0,
-            "reply": opening, "outcome": None, "said": [opening]}
+    return {
+        "persona": persona,
+        "turn": 0,
+        "openness": 0.0,
+        "used": {},
+        "pitfalls": [],
+        "lines": 0,
+        "reply": opening,
+        "outcome": None,
+        "said": [opening],
+    }
 
 
 def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, key: str = "") -> Dict[str, Any]:
@@ -133,8 +157,13 @@ def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, 
         run["used"][technique] = _quote(analysis.techniques[technique])
         run["openness"] += NEW_TECHNIQUE + (NEEDED_TECHNIQUE if technique in persona.get("needs", []) else 0)
     for pitfall in analysis.pitfalls:
-        run["pitfalls"].append({"label": pitfall, "quote": _quote(analysis.pitfalls[pitfall]),
-                                "kept": [_quote(k) for k in analysis.kept[:2]]})
+        run["pitfalls"].append(
+            {
+                "label": pitfall,
+                "quote": _quote(analysis.pitfalls[pitfall]),
+                "kept": [_quote(k) for k in analysis.kept[:2]],
+            }
+        )
         run["openness"] += PITFALL
     turn = run["turn"]
     said = run["said"]
@@ -148,10 +177,15 @@ def partner_turn(run: Dict[str, Any], line: str, analysis: invitation.Analysis, 
         ordered = sorted(fresh, key=lambda t: t not in persona.get("needs", []))
         pools += [[persona["hears"][t]] for t in ordered]
     mood = "softening" if run["openness"] >= TIME_AT else "guarded"
-    pools += [persona["lines"][mood], persona["lines"]["guarded" if mood == "softening" else "softening"],
-              persona["lines"]["hardened"]]
-    reply = next((r for r in (_fresh(pool, said, key, turn) for pool in pools) if r),
-                 content.variant(persona["lines"][mood], key, turn))
+    pools += [
+        persona["lines"][mood],
+        persona["lines"]["guarded" if mood == "softening" else "softening"],
+        persona["lines"]["hardened"],
+    ]
+    reply = next(
+        (r for r in (_fresh(pool, said, key, turn) for pool in pools) if r),
+        content.variant(persona["lines"][mood], key, turn),
+    )
     outcome = None
     if turn >= MIN_TURNS and not analysis.pitfalls and run["openness"] >= AGREE_AT and OFFERS & set(run["used"]):
         outcome = OUTCOME_AGREES
@@ -197,42 +231,66 @@ def feedback(run: Dict[str, Any], previous: Optional[Dict[str, Any]] = None) -> 
     techniques = data()["techniques"]
     pitfalls = data()["pitfalls"]
     persona_title = personas()[run["persona"]]["title"]
-    messages = [feedback_text("intro"), feedback_text(f"outcome.{run['outcome'] or OUTCOME_STOPPED}", persona=persona_title)]
+    messages = [
+        feedback_text("intro"),
+        feedback_text(f"outcome.{run['outcome'] or OUTCOME_STOPPED}", persona=persona_title),
+    ]
     quoted: List[str] = []
     steps: List[str] = []
     distinct = list({p["label"]: p for p in reversed(run["pitfalls"])}.values())[::-1]  # first time each
     for pitfall in distinct[:2]:
         info = pitfalls[pitfall["label"]]
         why = " ".join(info["why"].split())
-        lines = [feedback_text("pitfall_same_line" if pitfall["quote"] in quoted else "pitfall",
-                               label=info["label"], quote=pitfall["quote"], why=why),
-                 feedback_text("better_line", short=info["short"], rewrite=better_line(pitfall))]
+        lines = [
+            feedback_text(
+                "pitfall_same_line" if pitfall["quote"] in quoted else "pitfall",
+                label=info["label"],
+                quote=pitfall["quote"],
+                why=why,
+            ),
+            feedback_text("better_line", short=info["short"], rewrite=better_line(pitfall)),
+        ]
         quoted.append(pitfall["quote"])
         messages.append("\n".join(lines))
         steps.append(info["step"])
     if len(distinct) > 2:
-        messages.append(feedback_text("more_pitfalls", labels=", ".join(pitfalls[p["label"]]["label"].lower()
-                                                                        for p in distinct[2:])))
+        messages.append(
+            feedback_text(
+                "more_pitfalls", labels=", ".join(pitfalls[p["label"]]["label"].lower() for p in distinct[2:])
+            )
+        )
     worked = []
     used = list(run["used"].items())
     for technique, quote in used[:WORKED_QUOTED]:
         label = techniques[technique]["label"]
-        worked.append(feedback_text("worked_same_line", label=label) if quote in quoted
-                      else feedback_text("worked", label=label, quote=quote))
+        worked.append(
+            feedback_text("worked_same_line", label=label)
+            if quote in quoted
+            else feedback_text("worked", label=label, quote=quote)
+        )
         quoted.append(quote)
     if used[WORKED_QUOTED:]:
-        worked.append(feedback_text("worked_also", labels=", ".join(techniques[t]["label"].lower()
-                                                                   for t, _ in used[WORKED_QUOTED:])))
+        worked.append(
+            feedback_text(
+                "worked_also", labels=", ".join(techniques[t]["label"].lower() for t, _ in used[WORKED_QUOTED:])
+            )
+        )
     messages.append("\n".join(worked) if worked else feedback_text("nothing_worked"))
     missed = missed_techniques(run)
     if missed:
-        messages.append(feedback_text("missed", label=techniques[missed[0]]["label"]) + " "
-                        + " ".join(techniques[missed[0]]["why"].split()))
+        messages.append(
+            feedback_text("missed", label=techniques[missed[0]]["label"])
+            + " "
+            + " ".join(techniques[missed[0]]["why"].split())
+        )
         steps.append(techniques[missed[0]]["step"])
     if previous is not None:
         new = [t for t in run["used"] if t not in previous.get("techniques_used", [])]
-        messages.append("\n".join(feedback_text("improved", label=techniques[t]["label"]) for t in new)
-                        if new else feedback_text("same_as_before"))
+        messages.append(
+            "\n".join(feedback_text("improved", label=techniques[t]["label"]) for t in new)
+            if new
+            else feedback_text("same_as_before")
+        )
     titles = []
     for step_id in steps:
         step = content.step_by_id(step_id)
@@ -282,8 +340,9 @@ class ValidatePracticeForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_practice_form"
 
-    def validate_practice_persona(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                  domain: DomainDict) -> Dict[Text, Any]:
+    def validate_practice_persona(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         text = common.clean_text(value)
         if is_stop(text):
             # Leaving before the run started: nothing to give feedback on.
@@ -294,8 +353,9 @@ class ValidatePracticeForm(FormValidationAction):
             return {"practice_persona": None}
         return {"practice_persona": persona, "practice_state": new_run(persona, tracker.sender_id)}
 
-    def validate_practice_line(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> Dict[Text, Any]:
+    def validate_practice_line(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         run = _run(tracker)
         if run is None:
             return {"practice_line": DONE}
@@ -338,14 +398,23 @@ class ActionPracticeFeedback(Action):
         pitfall_ids = list(dict.fromkeys(p["label"] for p in run["pitfalls"]))
         if common.consented(tracker):
             try:
-                common.store().save_practice_run(tracker.sender_id, run["persona"], run["outcome"], run["turn"],
-                                                 list(run["used"]), missed_techniques(run), pitfall_ids)
+                common.store().save_practice_run(
+                    tracker.sender_id,
+                    run["persona"],
+                    run["outcome"],
+                    run["turn"],
+                    list(run["used"]),
+                    missed_techniques(run),
+                    pitfall_ids,
+                )
             except STORE_ERRORS:
                 logger.exception("progress store unavailable while saving a practice run")
                 dispatcher.utter_message(text=content.text("practice.not_saved"))
         dispatcher.utter_message(
             text=content.text("practice.again"),
-            buttons=[{"title": content.text("practice.button_again"), "payload": "/start_practice"},
-                     {"title": content.text("step.button_menu"), "payload": "/show_menu"}],
+            buttons=[
+                {"title": content.text("practice.button_again"), "payload": "/start_practice"},
+                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+            ],
         )
         return reset

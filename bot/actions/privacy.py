@@ -10,6 +10,7 @@ Exporting: a readable summary of everything stored: settings, the safety note (n
 steps with dates, the answers in full, practice runs, and the conversation in counts with how long
 it is kept. It is shown in the chat only (nothing is sent anywhere else).
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,25 +52,35 @@ class ActionDeleteMyData(Action):
             dispatcher.utter_message(text=content.text("privacy.delete_failed"))
             return []
         logger.info("delete my data: progress rows and conversation of one person deleted")
-        dispatcher.utter_message(text=content.text(
-            "privacy.deleted",
-            messages=_plural(conversation.messages, "message", "messages"),
-            steps=_plural(counts.get("step_progress", 0), "step", "steps"),
-            answers=_plural(counts.get("reflections", 0), "answer", "answers"),
-            runs=_plural(counts.get("practice_runs", 0), "practice run", "practice runs"),
-            settings=content.text("privacy.settings_deleted" if counts.get("users") else "privacy.no_settings"),
-        ))
+        dispatcher.utter_message(
+            text=content.text(
+                "privacy.deleted",
+                messages=_plural(conversation.messages, "message", "messages"),
+                steps=_plural(counts.get("step_progress", 0), "step", "steps"),
+                answers=_plural(counts.get("reflections", 0), "answer", "answers"),
+                runs=_plural(counts.get("practice_runs", 0), "practice run", "practice runs"),
+                settings=content.text("privacy.settings_deleted" if counts.get("users") else "privacy.no_settings"),
+            )
+        )
         return [SlotSet(privacy.ERASE_SLOT, True)]
 
 
-def export_text(profile: Optional[Profile], conversation: privacy.PersonData, retention_days: int,
-                consent: Optional[bool]) -> str:
+def export_text(
+    profile: Optional[Profile], conversation: privacy.PersonData, retention_days: int, consent: Optional[bool]
+) -> str:
     lines: List[str] = [content.text("privacy.export_header")]
     if profile is None or not profile.known:
-        lines.append(content.text("privacy.export_no_progress" if consent is not False else "privacy.export_no_consent"))
+        lines.append(
+            content.text("privacy.export_no_progress" if consent is not False else "privacy.export_no_consent")
+        )
     else:
-        lines.append(content.text("privacy.export_settings", consent="yes" if profile.consent else "no",
-                                  region=profile.region or "not given"))
+        lines.append(
+            content.text(
+                "privacy.export_settings",
+                consent="yes" if profile.consent else "no",
+                region=profile.region or "not given",
+            )
+        )
         done = [s for s in profile.steps.values() if s.completed_at]
         started = [s for s in profile.steps.values() if not s.completed_at]
         if done or started:
@@ -85,7 +96,7 @@ def export_text(profile: Optional[Profile], conversation: privacy.PersonData, re
             for answer in profile.answers:
                 step = content.step_by_id(answer["step_id"])
                 title = step.title if step else answer["step_id"]
-                lines.append(f"- {title} ({_date(answer['created_at'])}): \"{answer['answer']}\"")
+                lines.append(f'- {title} ({_date(answer["created_at"])}): "{answer["answer"]}"')
         if profile.practice_runs:
             lines.append(content.text("privacy.export_runs"))
             for run in profile.practice_runs:
@@ -97,11 +108,15 @@ def export_text(profile: Optional[Profile], conversation: privacy.PersonData, re
     if profile is not None and profile.signs:
         lines.append(content.text("privacy.export_signs", kinds=", ".join(sorted(set(profile.signs)))))
     stored = consent is True or bool(profile is not None and profile.known and profile.consent)
-    lines.append(content.text(
-        "privacy.export_conversation" if stored else "privacy.export_conversation_short",
-        messages=_plural(conversation.messages, "message", "messages"),
-        first=_date(conversation.first_message) or "today", days=retention_days, hours=privacy.no_consent_hours(),
-    ))
+    lines.append(
+        content.text(
+            "privacy.export_conversation" if stored else "privacy.export_conversation_short",
+            messages=_plural(conversation.messages, "message", "messages"),
+            first=_date(conversation.first_message) or "today",
+            days=retention_days,
+            hours=privacy.no_consent_hours(),
+        )
+    )
     lines.append(content.text("privacy.export_footer"))
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ What is stored: consent, region, steps started and completed with timestamps, re
 practice runs (persona, outcome, technique ids; never the lines typed), and the safety flag. Never any detail of a disclosure. When the user declined storing, only the
 safety flag is written.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -148,8 +149,7 @@ class ResumeCode(Base):
 
     __tablename__ = "resume_codes"
     code_hash = Column(String(128), primary_key=True)
-    sender_id = Column(String(255), ForeignKey("users.sender_id", ondelete="CASCADE"), nullable=False,
-                       unique=True)
+    sender_id = Column(String(255), ForeignKey("users.sender_id", ondelete="CASCADE"), nullable=False, unique=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
@@ -239,31 +239,54 @@ class ProgressStore:
         with self._session() as session:
             user = session.get(User, sender_id)
             flag = session.get(SafetyFlag, sender_id)
-            signs = session.execute(select(SafetySign.kind).where(SafetySign.sender_id == sender_id)
-                                    .order_by(SafetySign.noted_at, SafetySign.id)).scalars().all()
-            profile = Profile(sender_id=sender_id, flagged=flag is not None,
-                              flag_reopenable=flag is not None and flag.reopenable is not False, signs=list(signs))
+            signs = (
+                session.execute(
+                    select(SafetySign.kind)
+                    .where(SafetySign.sender_id == sender_id)
+                    .order_by(SafetySign.noted_at, SafetySign.id)
+                )
+                .scalars()
+                .all()
+            )
+            profile = Profile(
+                sender_id=sender_id,
+                flagged=flag is not None,
+                flag_reopenable=flag is not None and flag.reopenable is not False,
+                signs=list(signs),
+            )
             if user is None:
                 return profile
             profile.known = True
             profile.consent = user.consent
-            profile.resume_code = session.execute(
-                select(ResumeCode.code_hash).where(ResumeCode.sender_id == sender_id)).first() is not None
+            profile.resume_code = (
+                session.execute(select(ResumeCode.code_hash).where(ResumeCode.sender_id == sender_id)).first()
+                is not None
+            )
             profile.region = user.region
             profile.onboarded = user.onboarded_at is not None
             rows = session.execute(select(StepProgress).where(StepProgress.sender_id == sender_id)).scalars()
             profile.steps = {r.step_id: StepState(r.step_id, r.started_at, r.completed_at) for r in rows}
             answers = session.execute(
-                select(Reflection).where(Reflection.sender_id == sender_id).order_by(Reflection.created_at, Reflection.id)
+                select(Reflection)
+                .where(Reflection.sender_id == sender_id)
+                .order_by(Reflection.created_at, Reflection.id)
             ).scalars()
             profile.answers = [{"step_id": a.step_id, "answer": a.answer, "created_at": a.created_at} for a in answers]
             runs = session.execute(
-                select(PracticeRun).where(PracticeRun.sender_id == sender_id).order_by(PracticeRun.created_at, PracticeRun.id)
+                select(PracticeRun)
+                .where(PracticeRun.sender_id == sender_id)
+                .order_by(PracticeRun.created_at, PracticeRun.id)
             ).scalars()
             profile.practice_runs = [
-                {"persona": r.persona, "outcome": r.outcome, "turns": r.turns, "created_at": r.created_at,
-                 "techniques_used": _ids(r.techniques_used), "techniques_missed": _ids(r.techniques_missed),
-                 "pitfalls": _ids(r.pitfalls)}
+                {
+                    "persona": r.persona,
+                    "outcome": r.outcome,
+                    "turns": r.turns,
+                    "created_at": r.created_at,
+                    "techniques_used": _ids(r.techniques_used),
+                    "techniques_missed": _ids(r.techniques_missed),
+                    "pitfalls": _ids(r.pitfalls),
+                }
                 for r in runs
             ]
             return profile
@@ -275,8 +298,9 @@ class ProgressStore:
 
     # ------------------------------------------------------------------ writes
     @_retry_once
-    def flag(self, sender_id: str, tier: Optional[str] = None, source: Optional[str] = None,
-             reopenable: bool = True) -> None:
+    def flag(
+        self, sender_id: str, tier: Optional[str] = None, source: Optional[str] = None, reopenable: bool = True
+    ) -> None:
         """Record that a violence signal was seen. Written even without consent. A second flag keeps
         the first's time and can only make it less reopenable."""
         with self._session() as session, session.begin():
@@ -323,19 +347,35 @@ class ProgressStore:
                 session.execute(delete(User).where(User.sender_id == sender_id))
 
     @_retry_once
-    def save_practice_run(self, sender_id: str, persona: str, outcome: str, turns: int, used: List[str],
-                          missed: List[str], pitfalls: List[str]) -> bool:
+    def save_practice_run(
+        self,
+        sender_id: str,
+        persona: str,
+        outcome: str,
+        turns: int,
+        used: List[str],
+        missed: List[str],
+        pitfalls: List[str],
+    ) -> bool:
         with self._session() as session, session.begin():
             if self._consenting_user(session, sender_id) is None:
                 return False
-            session.add(PracticeRun(sender_id=sender_id, persona=persona, outcome=outcome, turns=turns,
-                                    techniques_used=",".join(used), techniques_missed=",".join(missed),
-                                    pitfalls=",".join(pitfalls)))
+            session.add(
+                PracticeRun(
+                    sender_id=sender_id,
+                    persona=persona,
+                    outcome=outcome,
+                    turns=turns,
+                    techniques_used=",".join(used),
+                    techniques_missed=",".join(missed),
+                    pitfalls=",".join(pitfalls),
+                )
+            )
             return True
 
     @_retry_once
     def reset_progress(self, sender_id: str) -> None:
-        """"Start over": forget steps, answers and practice runs. Consent, country and the flag stay."""
+        """ "Start over": forget steps, answers and practice runs. Consent, country and the flag stay."""
         with self._session() as session, session.begin():
             session.execute(delete(PracticeRun).where(PracticeRun.sender_id == sender_id))
             session.execute(delete(Reflection).where(Reflection.sender_id == sender_id))
@@ -390,7 +430,9 @@ class ProgressStore:
                 row = StepProgress(sender_id=sender_id, step_id=step_id, started_at=now)
                 session.add(row)
             row.completed_at = now
-            session.add(Reflection(sender_id=sender_id, step_id=step_id, answer=answer[:MAX_ANSWER_CHARS], created_at=now))
+            session.add(
+                Reflection(sender_id=sender_id, step_id=step_id, answer=answer[:MAX_ANSWER_CHARS], created_at=now)
+            )
             return True
 
     # ------------------------------------------------------------------ resume codes
@@ -412,12 +454,16 @@ class ProgressStore:
     @_retry_once
     def has_resume_code(self, sender_id: str) -> bool:
         with self._session() as session:
-            return session.execute(select(ResumeCode.code_hash).where(ResumeCode.sender_id == sender_id)).first() is not None
+            return (
+                session.execute(select(ResumeCode.code_hash).where(ResumeCode.sender_id == sender_id)).first()
+                is not None
+            )
 
     @_retry_once
     def failed_resume_attempts(self, sender_id: Optional[str] = None, since: Optional[dt.datetime] = None) -> int:
         """Codes typed that matched nothing: by this conversation, or by everyone since a time."""
         from sqlalchemy import func
+
         query = select(func.count()).select_from(ResumeAttempt)
         if sender_id is not None:
             query = query.where(ResumeAttempt.sender_id == sender_id)
@@ -452,11 +498,15 @@ class ProgressStore:
             if old_user is not None:
                 new_user.consent = True
                 new_user.region = old_user.region or new_user.region
-                if old_user.onboarded_at and (new_user.onboarded_at is None or old_user.onboarded_at < new_user.onboarded_at):
+                if old_user.onboarded_at and (
+                    new_user.onboarded_at is None or old_user.onboarded_at < new_user.onboarded_at
+                ):
                     new_user.onboarded_at = old_user.onboarded_at
                 new_user.created_at = min(new_user.created_at or old_user.created_at, old_user.created_at)
-            have = {r.step_id: r for r in session.execute(
-                select(StepProgress).where(StepProgress.sender_id == sender_id)).scalars()}
+            have = {
+                r.step_id: r
+                for r in session.execute(select(StepProgress).where(StepProgress.sender_id == sender_id)).scalars()
+            }
             for item in session.execute(select(StepProgress).where(StepProgress.sender_id == old)).scalars():
                 here = have.get(item.step_id)
                 if here is None:
@@ -473,8 +523,15 @@ class ProgressStore:
             if old_flag is not None:
                 new_flag = session.get(SafetyFlag, sender_id)
                 if new_flag is None:
-                    session.add(SafetyFlag(sender_id=sender_id, flagged_at=old_flag.flagged_at, tier=old_flag.tier,
-                                           source=old_flag.source, reopenable=old_flag.reopenable))
+                    session.add(
+                        SafetyFlag(
+                            sender_id=sender_id,
+                            flagged_at=old_flag.flagged_at,
+                            tier=old_flag.tier,
+                            source=old_flag.source,
+                            reopenable=old_flag.reopenable,
+                        )
+                    )
                 else:
                     new_flag.reopenable = (new_flag.reopenable is not False) and (old_flag.reopenable is not False)
                 session.delete(old_flag)

@@ -1,8 +1,8 @@
 """Practical questions about therapy ("how much does it cost?", "is it confidential?").
 
 One retrieval intent, `practical`; the answer selector (bot/components/answer_selector.py) picks
-the answer `utter_practical/<key>` (domain.yml; sources in bot/content/README.md). This action sends it and keeps the safety rules of
-shared/safety.md:
+the answer `utter_practical/<key>` (domain.yml; sources in bot/content/README.md). This action
+sends it and keeps the safety rules of shared/safety.md:
 
 - answers about inviting the partner (how to ask, what if they get angry, "why now") are coaching on
   the partner invitation: before the safety questions they wait until the questions are done, and a
@@ -13,6 +13,7 @@ shared/safety.md:
 
 Where they belong, the practice's own figures and booking link (practice.yml) follow the answer.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -49,10 +50,13 @@ def selected_key(tracker: Tracker) -> Optional[str]:
     full = chosen.get("intent_response_key") or ""
     prefix = RETRIEVAL_INTENT + "/"
     intent_confidence = (tracker.latest_message.get("intent") or {}).get("confidence", 1.0)
-    if (not full.startswith(prefix) or float(chosen.get("confidence", 0.0)) < MIN_ANSWER_CONFIDENCE
-            or float(intent_confidence or 0.0) < MIN_INTENT_CONFIDENCE):
+    if (
+        not full.startswith(prefix)
+        or float(chosen.get("confidence", 0.0)) < MIN_ANSWER_CONFIDENCE
+        or float(intent_confidence or 0.0) < MIN_INTENT_CONFIDENCE
+    ):
         return None
-    return full[len(prefix):]
+    return full[len(prefix) :]
 
 
 def practice_lines(key: str, flagged: bool) -> List[str]:
@@ -75,9 +79,13 @@ class ActionPractical(Action):
         key = selected_key(tracker)
         responses: Dict[str, Any] = (domain or {}).get("responses") or {}
         if not key or (responses and f"utter_practical/{key}" not in responses):
-            dispatcher.utter_message(text=content.text("practical.not_sure"), buttons=[
-                {"title": content.text("menu.button_next"), "payload": "/what_next"},
-                {"title": content.text("step.button_menu"), "payload": "/show_menu"}])
+            dispatcher.utter_message(
+                text=content.text("practical.not_sure"),
+                buttons=[
+                    {"title": content.text("menu.button_next"), "payload": "/what_next"},
+                    {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                ],
+            )
             return []
         profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)

@@ -17,12 +17,13 @@ tab only; Telegram and Slack know the person by their account and need no code).
   million people takes over a hundred years on average.
 - "Forget my code" revokes it; "delete my data" and retention delete it with everything else.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
-from typing import Any, Dict, List, Optional, Text
+from typing import List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
@@ -70,13 +71,15 @@ def issue_and_show(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
         stored = False
     if not stored:
         return False
-    dispatcher.utter_message(text=content.text("resume.code", code=code),
-                             buttons=[{"title": content.text("resume.button_forget"), "payload": "/forget_resume_code"}])
+    dispatcher.utter_message(
+        text=content.text("resume.code", code=code),
+        buttons=[{"title": content.text("resume.button_forget"), "payload": "/forget_resume_code"}],
+    )
     return True
 
 
 class ActionShowResumeCode(Action):
-    """"How do I come back later?": a new code when progress is kept, else what keeping it means."""
+    """ "How do I come back later?": a new code when progress is kept, else what keeping it means."""
 
     def name(self) -> Text:
         return "action_show_resume_code"
@@ -86,8 +89,10 @@ class ActionShowResumeCode(Action):
             dispatcher.utter_message(text=content.text("resume.account_channel"))
             return []
         if not common.consented(tracker):
-            dispatcher.utter_message(text=content.text("resume.no_consent", hours=privacy.no_consent_hours()), buttons=[
-                {"title": content.text("resume.button_keep"), "payload": "/give_storage_consent"}])
+            dispatcher.utter_message(
+                text=content.text("resume.no_consent", hours=privacy.no_consent_hours()),
+                buttons=[{"title": content.text("resume.button_keep"), "payload": "/give_storage_consent"}],
+            )
             return []
         if not tracker.get_slot("onboarded"):
             # Progress is written at the end of the first questions; the code comes with it.
@@ -132,8 +137,10 @@ class ActionResumeWithCode(Action):
         store = common.store()
         try:
             hour_ago = dt.datetime.utcnow() - dt.timedelta(hours=1)
-            if (store.failed_resume_attempts(sender_id=tracker.sender_id) >= max_failed_per_conversation()
-                    or store.failed_resume_attempts(since=hour_ago) >= max_failed_per_hour()):
+            if (
+                store.failed_resume_attempts(sender_id=tracker.sender_id) >= max_failed_per_conversation()
+                or store.failed_resume_attempts(since=hour_ago) >= max_failed_per_hour()
+            ):
                 logger.warning("a resume code was not checked: too many wrong codes")
                 dispatcher.utter_message(text=content.text("resume.too_many"))
                 return again
@@ -154,10 +161,14 @@ class ActionResumeWithCode(Action):
                 logger.exception("the earlier conversation's messages could not be deleted after resuming")
         done = len(profile.done)
         steps = f"{done} step" if done == 1 else f"{done} steps"
-        dispatcher.utter_message(text=content.text("resume.welcome_back", steps=steps), buttons=[
-            {"title": content.text("menu.button_next"), "payload": "/what_next"},
-            {"title": content.text("step.button_menu"), "payload": "/show_menu"},
-            {"title": content.text("resume.button_progress"), "payload": "/ask_progress"}])
+        dispatcher.utter_message(
+            text=content.text("resume.welcome_back", steps=steps),
+            buttons=[
+                {"title": content.text("menu.button_next"), "payload": "/what_next"},
+                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": content.text("resume.button_progress"), "payload": "/ask_progress"},
+            ],
+        )
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
         events += restored_slots(profile)
         return events

@@ -12,6 +12,7 @@ sent before these, so they never wait for the action server).
 - action_reconsider_flag and the reopen_form: a clear "that was a misunderstanding" is checked by
   two plain questions before the partner steps reopen; never after the gravest signs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -92,14 +93,21 @@ class ActionLogSafetyFlag(Action):
             # Signs that add up (two at once, a second one, one during the check-in): coercive control.
             _note_signs(tracker.sender_id, kinds or ["general"])
             outcome = "coercive_control"
-        reopenable = tier not in NOT_REOPENABLE_TIERS and outcome not in NOT_REOPENABLE_OUTCOMES and not any(
-            k in NAMED_SIGNS for k in kinds)
+        reopenable = (
+            tier not in NOT_REOPENABLE_TIERS
+            and outcome not in NOT_REOPENABLE_OUTCOMES
+            and not any(k in NAMED_SIGNS for k in kinds)
+        )
         source = "signs" if outcome == "coercive_control" else "message"
         _flag(tracker.sender_id, tier or "violence", source, reopenable)
         self._name(dispatcher, kinds, acknowledgement=already_replied)
         if not already_replied:
             dispatcher.utter_message(text=content.text("safety.offer_support"), buttons=_support_button())
-        events += [SlotSet("violence_flag", True), SlotSet("safety_level", "replied"), SlotSet("checkin_pending", False)]
+        events += [
+            SlotSet("violence_flag", True),
+            SlotSet("safety_level", "replied"),
+            SlotSet("checkin_pending", False),
+        ]
         return events
 
     @staticmethod
@@ -130,12 +138,14 @@ class ValidateSafetyCheckinForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_safety_checkin_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         return list(domain_slots)
 
-    def validate_feels_safe_with_partner(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                         domain: DomainDict) -> Dict[Text, Any]:
+    def validate_feels_safe_with_partner(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         answer = answers.read_feels_safe(common.latest_intent(tracker), value)
         if answer is not None:
             return {"feels_safe_with_partner": answer}
@@ -168,13 +178,20 @@ class ActionCheckinOutcome(Action):
             dispatcher.utter_message(response="utter_escalate_violence")
             _flag(tracker.sender_id, "violence", "check_in", reopenable=True)
             dispatcher.utter_message(text=content.text("safety.offer_support"), buttons=_support_button())
-            return events + [SlotSet("violence_flag", True), SlotSet("safety_level", "replied"),
-                             SlotSet("checkin_pending", False)]
+            return events + [
+                SlotSet("violence_flag", True),
+                SlotSet("safety_level", "replied"),
+                SlotSet("checkin_pending", False),
+            ]
         # Not answered twice: the steps with the partner wait for it.
         _note_signs(tracker.sender_id, kinds)
-        dispatcher.utter_message(text=content.text("safety.checkin_pending"), buttons=_support_button() + [
-            {"title": content.text("step.button_menu"), "payload": "/show_menu"},
-        ])
+        dispatcher.utter_message(
+            text=content.text("safety.checkin_pending"),
+            buttons=_support_button()
+            + [
+                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+            ],
+        )
         return events + [SlotSet("safety_level", "sign"), SlotSet("checkin_pending", True)]
 
 
@@ -205,7 +222,7 @@ class ActionDeviceSafetyFollowup(Action):
 
 
 class ActionRespondToDenial(Action):
-    """"I'm fine", "it was a joke": the flag stays. Why, said once and kindly; then a short line."""
+    """ "I'm fine", "it was a joke": the flag stays. Why, said once and kindly; then a short line."""
 
     def name(self) -> Text:
         return "action_respond_to_denial"
@@ -258,14 +275,16 @@ class ValidateReopenForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_reopen_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         if tracker.get_slot("reopen_harm") in (answers.YES, answers.UNSURE):
             return ["reopen_harm"]
         return list(domain_slots)
 
-    def _answer(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                feels_safe: bool = False) -> Dict[Text, Any]:
+    def _answer(
+        self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, feels_safe: bool = False
+    ) -> Dict[Text, Any]:
         read = answers.read_feels_safe if feels_safe else answers.read
         answer = read(common.latest_intent(tracker), value)
         if answer is None:
@@ -301,9 +320,14 @@ class ActionReopenOutcome(Action):
                 dispatcher.utter_message(text=content.text("safety.reconsider_locked"), buttons=_support_button())
                 return events
             dispatcher.utter_message(text=content.text("safety.reopen_done"))
-            text, buttons = common.menu(common.done_steps(tracker, profile), profile.in_progress if profile else [], False)
+            text, buttons = common.menu(
+                common.done_steps(tracker, profile), profile.in_progress if profile else [], False
+            )
             dispatcher.utter_message(text=text, buttons=buttons)
-            return events + [SlotSet("violence_flag", False), SlotSet("safety_level", "sign"),
-                             SlotSet("checkin_pending", False)]
+            return events + [
+                SlotSet("violence_flag", False),
+                SlotSet("safety_level", "sign"),
+                SlotSet("checkin_pending", False),
+            ]
         dispatcher.utter_message(text=content.text("safety.reopen_kept"), buttons=_support_button())
         return events

@@ -14,6 +14,7 @@ included); the added sections hold `${VAR}` references, which `rasa run` fills i
 environment, so no secret is written to disk at all. The file is still created with mode 0600.
 See docs/channels.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,10 @@ def _https_url(value: str) -> Optional[str]:
 
 def _secret_token(value: str) -> Optional[str]:
     if not re.fullmatch(r"[A-Za-z0-9_-]{%d,256}" % MIN_SECRET_TOKEN, value):
-        return (f"must be {MIN_SECRET_TOKEN} to 256 characters of A-Z, a-z, 0-9, _ and - "
-                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return (
+            f"must be {MIN_SECRET_TOKEN} to 256 characters of A-Z, a-z, 0-9, _ and - "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
     return None
 
 
@@ -78,7 +81,9 @@ class Channel:
 
 CHANNELS = (
     Channel(
-        "Telegram", "bot.channels.telegram.TelegramChannel", "telegram",
+        "Telegram",
+        "bot.channels.telegram.TelegramChannel",
+        "telegram",
         required={
             "access_token": ("TELEGRAM_TOKEN", _telegram_token),
             "webhook_url": ("TELEGRAM_WEBHOOK_URL", _https_url),
@@ -87,7 +92,9 @@ CHANNELS = (
         optional={"bot_name": ("TELEGRAM_BOT_NAME", _bot_name)},
     ),
     Channel(
-        "Slack", "bot.channels.slack.SlackChannel", "slack",
+        "Slack",
+        "bot.channels.slack.SlackChannel",
+        "slack",
         required={
             "slack_token": ("SLACK_TOKEN", _no_spaces),
             "slack_signing_secret": ("SLACK_SIGNING_SECRET", _no_spaces),
@@ -137,8 +144,10 @@ def build(base_text: str, env: Mapping[str, str], base_name: str) -> Tuple[str, 
             continue
         for clash in (channel.key, channel.builtin):
             if clash in base:
-                raise ConfigError(f"{base_name} already configures '{clash}': remove it, {channel.title} is "
-                                  "added from the environment (Rasa's own connector lacks the project's checks)")
+                raise ConfigError(
+                    f"{base_name} already configures '{clash}': remove it, {channel.title} is "
+                    "added from the environment (Rasa's own connector lacks the project's checks)"
+                )
         sections.append(section)
         names.append(channel.title.lower())
     header = (
@@ -183,8 +192,7 @@ def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] 
         return 1
     write_private(out, text)
     off = [c.title for c in CHANNELS if c.title.lower() not in names]
-    print(f"credentials: wrote {out} (channels: {', '.join(names)}"
-          + (f"; off: {', '.join(off)}" if off else "") + ")")
+    print(f"credentials: wrote {out} (channels: {', '.join(names)}" + (f"; off: {', '.join(off)}" if off else "") + ")")
     return 0
 
 

@@ -24,6 +24,7 @@ timestamp (never disabled here). Additions:
 
 SLACK_API_URL points the outbound Web API calls at another server (tests only; a warning is logged).
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,7 +84,8 @@ def screen_question_texts() -> FrozenSet[Text]:
     with open(MESSAGES_FILE, encoding="utf-8") as f:
         questions = yaml.safe_load(f)["questions"]
     return frozenset(
-        _normalise(q["text"]) for slot, q in questions.items()
+        _normalise(q["text"])
+        for slot, q in questions.items()
         if (slot == "safe_to_talk" or slot.startswith("screen_")) and isinstance(q, dict) and "text" in q
     )
 
@@ -129,9 +131,15 @@ class NotedConversations:
 class SlackMessenger(SlackBot):
     """Rasa's Slack output for one bot turn, with the privacy note and all buttons."""
 
-    def __init__(self, token: Text, noted: NotedConversations, slack_channel: Optional[Text] = None,
-                 thread_id: Optional[Text] = None, proxy: Optional[Text] = None,
-                 api_url: Optional[Text] = None) -> None:
+    def __init__(
+        self,
+        token: Text,
+        noted: NotedConversations,
+        slack_channel: Optional[Text] = None,
+        thread_id: Optional[Text] = None,
+        proxy: Optional[Text] = None,
+        api_url: Optional[Text] = None,
+    ) -> None:
         super().__init__(token, slack_channel, thread_id, proxy)
         if api_url:
             self.client = AsyncWebClient(token, base_url=api_url, proxy=proxy)
@@ -154,8 +162,9 @@ class SlackMessenger(SlackBot):
             self.noted.add(recipient_id)
         await super().send_response(recipient_id, message)
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
         """The text as a section and every button (up to Slack's 25) with its payload as value."""
         if len(buttons) > MAX_BUTTONS:
             logger.warning("slack: %d buttons cannot be shown; sending the text only", len(buttons))
@@ -166,17 +175,19 @@ class SlackMessenger(SlackBot):
             blocks.append({"type": "section", "text": {"type": "plain_text", "text": text}})
         else:
             await self.send_text_message(recipient_id, text)
-        blocks.append({
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": str(b["title"])[:MAX_BUTTON_TITLE]},
-                    "value": str(b["payload"]),
-                }
-                for b in buttons
-            ],
-        })
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": str(b["title"])[:MAX_BUTTON_TITLE]},
+                        "value": str(b["payload"]),
+                    }
+                    for b in buttons
+                ],
+            }
+        )
         await self._post_message(channel=self.slack_channel or recipient_id, text=text, blocks=blocks)
 
 
@@ -226,15 +237,22 @@ class SlackChannel(SlackInput):
             logger.warning("slack: the Web API is redirected to %s (SLACK_API_URL, for tests only)", self.api_url)
 
     def get_output_channel(self, channel: Optional[Text] = None, thread_id: Optional[Text] = None) -> SlackMessenger:
-        return SlackMessenger(self.slack_token, self.noted, channel or self.slack_channel, thread_id,
-                              self.proxy, self.api_url)
+        return SlackMessenger(
+            self.slack_token, self.noted, channel or self.slack_channel, thread_id, self.proxy, self.api_url
+        )
 
     def _is_supported_channel(self, slack_event: Dict, metadata: Dict) -> bool:
         """Direct messages only: in a channel, other members would read a disclosure and the reply."""
         return self._is_direct_message(slack_event)
 
-    async def process_message(self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                              text: Text, sender_id: Optional[Text], metadata: Optional[Dict]) -> Any:
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: Text,
+        sender_id: Optional[Text],
+        metadata: Optional[Dict],
+    ) -> Any:
         """Rasa's handling (reply in a background task), except for events without a user."""
         if not sender_id:
             return response.text("")
@@ -249,8 +267,10 @@ class SlackChannel(SlackInput):
             if request.method != "POST" or not request.path.rstrip("/").endswith("/webhook"):
                 return None
             if not self.is_request_from_slack_authentic(request):
-                return response.text("Message is not properly signed with a valid X-Slack-Signature header",
-                                     status=HTTPStatus.BAD_REQUEST)
+                return response.text(
+                    "Message is not properly signed with a valid X-Slack-Signature header",
+                    status=HTTPStatus.BAD_REQUEST,
+                )
             body = _well_formed(request)
             if body is None:
                 return response.text("malformed request", status=HTTPStatus.BAD_REQUEST)

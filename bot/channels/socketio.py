@@ -14,6 +14,7 @@ Rasa's channel and re-registers two handlers:
 The conversation's sender id is the session id, so a reload of the page (same tab session)
 continues the same conversation, and the tracker store keeps it across server restarts.
 """
+
 from __future__ import annotations
 
 import inspect

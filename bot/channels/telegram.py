@@ -23,6 +23,7 @@ TELEGRAM_SECRET_TOKEN are set (see docs/channels.md). Compared with Rasa's `Tele
 
 TELEGRAM_API_URL points the outbound calls at another server (tests only; a warning is logged).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -112,14 +113,16 @@ class MessageStore:
         self.engine = sa.create_engine(f"sqlite:///{path}", future=True, connect_args={"timeout": 10})
         metadata = sa.MetaData()
         self.messages = sa.Table(
-            "telegram_messages", metadata,
+            "telegram_messages",
+            metadata,
             sa.Column("chat_id", sa.String(32), primary_key=True),
             sa.Column("message_id", sa.BigInteger, primary_key=True),
             sa.Column("from_bot", sa.Boolean, nullable=False),
             sa.Column("sent_at", sa.Float, nullable=False, index=True),
         )
         self.expired = sa.Table(
-            "telegram_expired", metadata,
+            "telegram_expired",
+            metadata,
             sa.Column("chat_id", sa.String(32), primary_key=True),
             sa.Column("count", sa.Integer, nullable=False),
             sa.Column("updated_at", sa.Float, nullable=False),
@@ -129,8 +132,12 @@ class MessageStore:
 
     def record(self, chat_id: Any, message_id: int, from_bot: bool, sent_at: Optional[float] = None) -> None:
         """Remember one message (an edit of the same message keeps its first date)."""
-        row = {"chat_id": str(chat_id), "message_id": int(message_id), "from_bot": from_bot,
-               "sent_at": float(sent_at or _now())}
+        row = {
+            "chat_id": str(chat_id),
+            "message_id": int(message_id),
+            "from_bot": from_bot,
+            "sent_at": float(sent_at or _now()),
+        }
         with self.engine.begin() as conn:
             conn.execute(sqlite_insert(self.messages).values(**row).on_conflict_do_nothing())
         if _now() - self._last_prune > PRUNE_EVERY_SECONDS:
@@ -147,10 +154,12 @@ class MessageStore:
             ).all()
             for chat_id, count in counts:
                 stmt = sqlite_insert(e).values(chat_id=chat_id, count=count, updated_at=now)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[e.c.chat_id],
-                    set_={"count": e.c.count + stmt.excluded.count, "updated_at": now},
-                ))
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[e.c.chat_id],
+                        set_={"count": e.c.count + stmt.excluded.count, "updated_at": now},
+                    )
+                )
             conn.execute(sa.delete(m).where(m.c.sent_at < cutoff))
             conn.execute(sa.delete(e).where(e.c.updated_at < now - EXPIRED_COUNT_TTL_SECONDS))
         self._last_prune = now
@@ -199,7 +208,7 @@ def wipe_report(deleted: int, too_old: int, failed: int) -> Text:
     )
     lines.append(
         "This only clears the Telegram chat: if you agreed to keep your progress, it stays saved "
-        "until you say \"start over\"."
+        'until you say "start over".'
     )
     return "\n".join(lines)
 
@@ -213,8 +222,9 @@ class TelegramMessenger(TelegramOutput):
         self.store = store
         self.tipped: Set[Text] = set()
 
-    async def request(self, method: Text, data: Optional[Dict] = None, files: Optional[Dict] = None,
-                      **kwargs: Any) -> Any:
+    async def request(
+        self, method: Text, data: Optional[Dict] = None, files: Optional[Dict] = None, **kwargs: Any
+    ) -> Any:
         """Every aiogram call goes through here: record each message the bot sends."""
         result = await super().request(method, data, files, **kwargs)
         if method.startswith("send"):
@@ -233,8 +243,14 @@ class TelegramMessenger(TelegramOutput):
             self.tipped.add(str(recipient_id))
             await self.send_message(recipient_id, WIPE_TIP_TEXT)
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     button_type: Optional[Text] = None, **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self,
+        recipient_id: Text,
+        text: Text,
+        buttons: List[Dict[Text, Any]],
+        button_type: Optional[Text] = None,
+        **kwargs: Any,
+    ) -> None:
         """Inline keyboard: short answers (Yes / No) side by side, anything longer one per row."""
         usable = []
         for button in buttons:
@@ -275,8 +291,9 @@ class TelegramChannel(TelegramInput):
             bot_name=credentials.get("bot_name"),
         )
 
-    def __init__(self, access_token: Text, webhook_url: Text, secret_token: Text,
-                 bot_name: Optional[Text] = None) -> None:
+    def __init__(
+        self, access_token: Text, webhook_url: Text, secret_token: Text, bot_name: Optional[Text] = None
+    ) -> None:
         super().__init__(access_token, bot_name, webhook_url, debug_mode=False)
         self.secret_token = secret_token
         self.bot_name = (bot_name or "").lstrip("@").lower() or None
@@ -305,11 +322,14 @@ class TelegramChannel(TelegramInput):
         while True:
             try:
                 # aiogram 2.15's set_webhook has no secret_token parameter: call the method directly.
-                await out.request("setWebhook", {
-                    "url": self.webhook_url,
-                    "secret_token": self.secret_token,
-                    "allowed_updates": json.dumps(ALLOWED_UPDATES),
-                })
+                await out.request(
+                    "setWebhook",
+                    {
+                        "url": self.webhook_url,
+                        "secret_token": self.secret_token,
+                        "allowed_updates": json.dumps(ALLOWED_UPDATES),
+                    },
+                )
                 await out.request("setMyCommands", {"commands": json.dumps(BOT_COMMANDS)})
                 logger.info("telegram: webhook registered")
                 return
@@ -368,8 +388,9 @@ class TelegramChannel(TelegramInput):
         except (TelegramAPIError, OSError, asyncio.TimeoutError) as error:
             logger.warning("telegram: answerCallbackQuery failed (%s)", type(error).__name__)
 
-    async def handle_update(self, update: Dict[Text, Any],
-                            on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def handle_update(
+        self, update: Dict[Text, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
         """Route one update: button press, /wipe, text to Rasa, anything else gets a short note."""
         out = self.get_output_channel()
         query = update.get("callback_query")
@@ -437,8 +458,12 @@ class TelegramChannel(TelegramInput):
             except Exception as error:  # noqa: BLE001 - answer 200 so Telegram does not redeliver it forever
                 # Class and place only: an exception's message may quote what the user wrote.
                 where = traceback.extract_tb(error.__traceback__)[-1]
-                logger.error("telegram: failed to handle an update (%s at %s:%d)",
-                             type(error).__name__, Path(where.filename).name, where.lineno)
+                logger.error(
+                    "telegram: failed to handle an update (%s at %s:%d)",
+                    type(error).__name__,
+                    Path(where.filename).name,
+                    where.lineno,
+                )
             return response.text("ok")
 
         return telegram_webhook

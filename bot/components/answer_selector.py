@@ -16,6 +16,7 @@ Output: the `response_selector` property exactly as ResponseSelector writes it (
 as the key, `response` with `intent_response_key`, `utter_action`, `confidence`, `responses`, and
 the `ranking`), so `action_practical`, Rasa's ActionRetrieveResponse and `rasa test` read it as before.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,15 +25,18 @@ import warnings
 from typing import Any, Dict, List, Text, Tuple
 
 import numpy as np
-
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.constants import (RESPONSE_SELECTOR_PREDICTION_KEY,
-                                RESPONSE_SELECTOR_PROPERTY_NAME, RESPONSE_SELECTOR_RANKING_KEY,
-                                RESPONSE_SELECTOR_RESPONSES_KEY, RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
-                                RESPONSE_SELECTOR_UTTER_ACTION_KEY)
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+)
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data import util
@@ -45,8 +49,9 @@ logger = logging.getLogger(__name__)
 
 # Rasa's recipe validator warns when response examples exist and its own ResponseSelector class is
 # not in the pipeline; this component is what consumes them, so that one warning is wrong here.
-warnings.filterwarnings("ignore", message="You have defined training data with examples for training a "
-                                          "response selector")
+warnings.filterwarnings(
+    "ignore", message="You have defined training data with examples for training a response selector"
+)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -68,16 +73,25 @@ class SentenceAnswerSelector(SentenceIntentClassifier):
         self.responses: Dict[Text, List[Dict[Text, Any]]] = {}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceAnswerSelector":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceAnswerSelector":
         return cls(config, model_storage, resource)
 
     def labelled_examples(self, training_data: TrainingData) -> Tuple[List[Message], List[Text]]:
         intent = self._config["retrieval_intent"]
-        examples = [e for e in training_data.intent_examples
-                    if e.get(TEXT) and e.get(INTENT) == intent and e.get(INTENT_RESPONSE_KEY)]
-        self.responses = {key: list(value) for key, value in training_data.responses.items()
-                          if key.startswith(f"utter_{intent}/")}
+        examples = [
+            e
+            for e in training_data.intent_examples
+            if e.get(TEXT) and e.get(INTENT) == intent and e.get(INTENT_RESPONSE_KEY)
+        ]
+        self.responses = {
+            key: list(value) for key, value in training_data.responses.items() if key.startswith(f"utter_{intent}/")
+        }
         return examples, [e.get(INTENT_RESPONSE_KEY) for e in examples]
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -99,7 +113,8 @@ class SentenceAnswerSelector(SentenceIntentClassifier):
                 },
                 RESPONSE_SELECTOR_RANKING_KEY: [
                     {"id": int(i), PREDICTED_CONFIDENCE_KEY: float(row[i]), INTENT_RESPONSE_KEY: self.classes[i]}
-                    for i in order],
+                    for i in order
+                ],
             }
             selectors = dict(message.get(RESPONSE_SELECTOR_PROPERTY_NAME) or {})
             retrieval_intents = list(selectors.get(RESPONSE_SELECTOR_RETRIEVAL_INTENTS) or [])
@@ -116,8 +131,14 @@ class SentenceAnswerSelector(SentenceIntentClassifier):
             (directory / "responses.json").write_text(json.dumps(self.responses))
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceAnswerSelector":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "SentenceAnswerSelector":
         component = super().load(config, model_storage, resource, execution_context, **kwargs)
         try:
             with model_storage.read_from(resource) as directory:
@@ -125,4 +146,3 @@ class SentenceAnswerSelector(SentenceIntentClassifier):
         except (ValueError, FileNotFoundError):
             component.responses = {}
         return component
-

@@ -12,6 +12,7 @@ actions build from its texts), and the coaching steps ("Start: <title>", and the
 title that two buttons use with different intents is left out (ambiguous); the same title with the
 same intent keeps the entities they share.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.components.forced_intent import force_intent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [REPO_ROOT / "domain.yml", REPO_ROOT / "bot" / "content" / "messages.yml",
-           REPO_ROOT / "bot" / "content" / "steps.yml"]
+SOURCES = [
+    REPO_ROOT / "domain.yml",
+    REPO_ROOT / "bot" / "content" / "messages.yml",
+    REPO_ROOT / "bot" / "content" / "steps.yml",
+]
 # Buttons the actions build from a messages.yml text, with the payload they give it (bot/actions/).
 ACTION_BUTTONS = {
     ("menu", "button_next"): "/what_next",
@@ -87,8 +91,11 @@ def collect_buttons(sources: List[Path] = SOURCES) -> List[Tuple[str, str]]:
     domain = yaml.safe_load(sources[0].read_text(encoding="utf-8"))
     messages = yaml.safe_load(sources[1].read_text(encoding="utf-8"))
     steps = yaml.safe_load(sources[2].read_text(encoding="utf-8"))
-    pairs = [(b["title"], b["payload"]) for b in _buttons_in(domain.get("responses") or {}) + _buttons_in(messages)
-             if isinstance(b.get("title"), str) and isinstance(b.get("payload"), str)]
+    pairs = [
+        (b["title"], b["payload"])
+        for b in _buttons_in(domain.get("responses") or {}) + _buttons_in(messages)
+        if isinstance(b.get("title"), str) and isinstance(b.get("payload"), str)
+    ]
     for (section, key), payload in ACTION_BUTTONS.items():
         text = (messages.get(section) or {}).get(key)
         if isinstance(text, str):
@@ -145,8 +152,13 @@ class ButtonTitleMatcher(GraphComponent):
         self.index = index if index is not None else build_index(collect_buttons())
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ButtonTitleMatcher":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ButtonTitleMatcher":
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -167,6 +179,15 @@ class ButtonTitleMatcher(GraphComponent):
         intent, entities = found
         force_intent(message, intent)
         kept = [e for e in (message.get(ENTITIES) or []) if e.get("entity") not in entities]
-        kept += [{"entity": name, "value": value, "start": 0, "end": len(text), "confidence_entity": 1.0,
-                  "extractor": "ButtonTitleMatcher"} for name, value in entities.items()]
+        kept += [
+            {
+                "entity": name,
+                "value": value,
+                "start": 0,
+                "end": len(text),
+                "confidence_entity": 1.0,
+                "extractor": "ButtonTitleMatcher",
+            }
+            for name, value in entities.items()
+        ]
         message.set(ENTITIES, kept, add_to_output=True)

@@ -21,6 +21,7 @@ This component learns the same annotations in well under a second:
 
 Persistence is JSON (no pickle). Evaluation against DIET: docs/nlu-evaluation.md.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,23 +37,34 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import (ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, ENTITY_ATTRIBUTE_TYPE,
-                                       ENTITY_ATTRIBUTE_VALUE, INTENT, INTENT_NAME_KEY, TEXT)
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    INTENT,
+    INTENT_NAME_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from rasa.nlu.constants import TOKENS_NAMES
 
 logger = logging.getLogger(__name__)
 
 # Rasa's recipe validator knows three trainable extractors by class (DIET, CRF, MITIE) and warns at
 # every training that "your NLU configuration does not include an entity extractor" when none of
 # them is in the pipeline. This one is: the warning would only mislead.
-warnings.filterwarnings("ignore", category=UserWarning,
-                        message="You have defined training data consisting of entity examples, but your NLU "
-                                "configuration does not include an entity extractor")
+warnings.filterwarnings(
+    "ignore",
+    category=UserWarning,
+    message="You have defined training data consisting of entity examples, but your NLU "
+    "configuration does not include an entity extractor",
+)
 
 Phrase = Tuple[Text, ...]
 # A word of a message: its normalised form and its character span in the text.
@@ -150,8 +162,13 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
                 raise InvalidConfigException(f"PhraseEntityExtractor: '{key}' must be a positive integer")
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "PhraseEntityExtractor":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "PhraseEntityExtractor":
         return cls(config, model_storage, resource)
 
     # --- training -------------------------------------------------------------------------
@@ -168,14 +185,15 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
             self.known_words.update(w for w, _, _ in words)
             for entity in example.get(ENTITIES) or []:
                 intents_of_type[entity[ENTITY_ATTRIBUTE_TYPE]].add(example.get(INTENT) or "")
-                phrase = tuple(w for w, s, e in words
-                               if s >= entity[ENTITY_ATTRIBUTE_START] and e <= entity[ENTITY_ATTRIBUTE_END])
+                phrase = tuple(
+                    w for w, s, e in words if s >= entity[ENTITY_ATTRIBUTE_START] and e <= entity[ENTITY_ATTRIBUTE_END]
+                )
                 if phrase:
                     votes[phrase][(entity[ENTITY_ATTRIBUTE_TYPE], str(entity[ENTITY_ATTRIBUTE_VALUE]))] += 1
         # Synonyms ("hold myself accountable" -> accountability) take the entity type the value
         # was annotated with.
         type_of_value: Dict[Text, Counter] = defaultdict(Counter)
-        for phrase, counter in votes.items():
+        for counter in votes.values():
             for (entity_type, value), n in counter.items():
                 type_of_value[value][entity_type] += n
         for text, value in training_data.entity_synonyms.items():
@@ -185,8 +203,9 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
             phrase = tuple(w for w in (normalise(t.text, t.lemma_) for t in nlp(text)) if w)
             if phrase and phrase not in votes:
                 votes[phrase][(types.most_common(1)[0][0], str(value))] += 1
-        self.phrases = {phrase: max(counter.items(), key=lambda item: (item[1], item[0]))[0]
-                        for phrase, counter in votes.items()}
+        self.phrases = {
+            phrase: max(counter.items(), key=lambda item: (item[1], item[0]))[0] for phrase, counter in votes.items()
+        }
         # Parts of phrases, for wordings never seen whole ("the safety screening" -> "screening"):
         # each run of words with a content word in it, when nearly all of its phrases (by
         # `min_part_purity`) have one value.
@@ -215,8 +234,9 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
                 annotated = any(start < span_end and span_start < end for span_start, span_end in spans)
                 for key in (intent, ""):
                     counts[match.phrase][key][0 if annotated else 1] += 1
-        self.counts = {phrase: {intent: list(n) for intent, n in by_intent.items()}
-                       for phrase, by_intent in counts.items()}
+        self.counts = {
+            phrase: {intent: list(n) for intent, n in by_intent.items()} for phrase, by_intent in counts.items()
+        }
         self.intents_of_type = {t: sorted(i) for t, i in intents_of_type.items()}
         self.persist()
         return self._resource
@@ -295,14 +315,23 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
             entity_type, value = self.phrases[match.phrase]
             start, end = words[match.start_word][1], words[match.end_word - 1][2]
             previous = entities[-1] if entities else None
-            if (previous and previous[ENTITY_ATTRIBUTE_TYPE] == entity_type
-                    and previous[ENTITY_ATTRIBUTE_VALUE] == value
-                    and all(f in stop_words for f in forms[last_end_word:match.start_word])):
+            if (
+                previous
+                and previous[ENTITY_ATTRIBUTE_TYPE] == entity_type
+                and previous[ENTITY_ATTRIBUTE_VALUE] == value
+                and all(f in stop_words for f in forms[last_end_word : match.start_word])
+            ):
                 # Two parts of one phrase ("assignments" ... "between sessions"): one entity.
                 previous[ENTITY_ATTRIBUTE_END] = end
             else:
-                entities.append({ENTITY_ATTRIBUTE_TYPE: entity_type, ENTITY_ATTRIBUTE_VALUE: value,
-                                 ENTITY_ATTRIBUTE_START: start, ENTITY_ATTRIBUTE_END: end})
+                entities.append(
+                    {
+                        ENTITY_ATTRIBUTE_TYPE: entity_type,
+                        ENTITY_ATTRIBUTE_VALUE: value,
+                        ENTITY_ATTRIBUTE_START: start,
+                        ENTITY_ATTRIBUTE_END: end,
+                    }
+                )
             last_end_word = match.end_word
         return entities
 
@@ -321,16 +350,27 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / "phrases.json").write_text(json.dumps({
-                "phrases": [[list(p), t, v] for p, (t, v) in self.phrases.items()],
-                "counts": [[list(p), c] for p, c in self.counts.items()],
-                "known_words": sorted(self.known_words),
-                "intents_of_type": self.intents_of_type,
-            }), encoding="utf-8")
+            (directory / "phrases.json").write_text(
+                json.dumps(
+                    {
+                        "phrases": [[list(p), t, v] for p, (t, v) in self.phrases.items()],
+                        "counts": [[list(p), c] for p, c in self.counts.items()],
+                        "known_words": sorted(self.known_words),
+                        "intents_of_type": self.intents_of_type,
+                    }
+                ),
+                encoding="utf-8",
+            )
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "PhraseEntityExtractor":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "PhraseEntityExtractor":
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:

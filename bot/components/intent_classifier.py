@@ -24,6 +24,7 @@ the coefficients, then the dense block), instead of building the sparse feature 
 1-row sparse matrices, sklearn's input validation and scipy copying the coefficients for every
 product cost ~3-6 ms per message, the direct sums ~0.2 ms, with the same probabilities (to 1e-15).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,18 +33,23 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import (FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY,
-                                       PREDICTED_CONFIDENCE_KEY, TEXT)
+from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +58,9 @@ logger = logging.getLogger(__name__)
 Features = Tuple[Dict[Text, sp.spmatrix], Optional[np.ndarray]]
 
 
-def tfidf_entries(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
-                  idf: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def tfidf_entries(
+    data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, idf: np.ndarray
+) -> Tuple[np.ndarray, np.ndarray]:
     """scikit-learn's TfidfTransformer(sublinear_tf=True) (L2 norm) with this idf, bit for bit, on CSR arrays.
 
     The one implementation of the formula, for the training matrix (`tfidf`) and for each message
@@ -123,8 +130,8 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "C": 10.0,               # inverse regularisation strength (chosen by 5-fold CV)
-            "dense_weight": 2.0,     # scale of the sentence embedding against the tf-idf blocks
+            "C": 10.0,  # inverse regularisation strength (chosen by 5-fold CV)
+            "dense_weight": 2.0,  # scale of the sentence embedding against the tf-idf blocks
             "max_iter": 5000,
             "ranking_length": 10,
         }
@@ -156,8 +163,13 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
             raise InvalidConfigException("SentenceIntentClassifier: 'ranking_length' must be at least 1")
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceIntentClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceIntentClassifier":
         return cls(config, model_storage, resource)
 
     # --- features -------------------------------------------------------------------------
@@ -166,8 +178,11 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         rows = []
         for sparse, _ in per_message:
             row = sparse.get(origin)
-            rows.append(sp.csr_matrix(row) if row is not None and row.shape[1] == width
-                        else sp.csr_matrix((1, width), dtype=np.float32))
+            rows.append(
+                sp.csr_matrix(row)
+                if row is not None and row.shape[1] == width
+                else sp.csr_matrix((1, width), dtype=np.float32)
+            )
         return sp.vstack(rows).tocsr()
 
     def _matrix(self, per_message: List[Features]) -> sp.csr_matrix:
@@ -181,8 +196,10 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
             dense = np.vstack([d if d is not None else np.zeros((1, width), np.float32) for d in dense_rows])
             blocks.append(sp.csr_matrix(dense * float(self._config["dense_weight"])))
         if not blocks:
-            raise InvalidConfigException("SentenceIntentClassifier found no sentence features for 'text': put "
-                                         "CountVectorsFeaturizer and/or SentenceEmbeddingFeaturizer before it")
+            raise InvalidConfigException(
+                "SentenceIntentClassifier found no sentence features for 'text': put "
+                "CountVectorsFeaturizer and/or SentenceEmbeddingFeaturizer before it"
+            )
         return sp.hstack(blocks).tocsr()
 
     # --- training -------------------------------------------------------------------------
@@ -207,8 +224,9 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
             counts = self._counts(per_message, origin, width)
             self.idf[origin] = TfidfTransformer(sublinear_tf=True).fit(counts).idf_.astype(np.float32)
         X = self._matrix(per_message)
-        model = LogisticRegression(C=float(self._config["C"]), max_iter=int(self._config["max_iter"]),
-                                   solver="lbfgs", random_state=42)
+        model = LogisticRegression(
+            C=float(self._config["C"]), max_iter=int(self._config["max_iter"]), solver="lbfgs", random_state=42
+        )
         model.fit(X, labels)
         self.classes = [str(c) for c in model.classes_]
         self.coef = model.coef_.astype(np.float32)
@@ -278,13 +296,23 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
 
     def persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / "weights.npz", coef=self.coef, intercept=self.intercept,
-                     **{f"idf_{i}": self.idf[o] for i, o in enumerate(self.origins)})
+            np.savez(
+                directory / "weights.npz",
+                coef=self.coef,
+                intercept=self.intercept,
+                **{f"idf_{i}": self.idf[o] for i, o in enumerate(self.origins)},
+            )
             (directory / "meta.json").write_text(json.dumps({"classes": self.classes, "origins": self.origins}))
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceIntentClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "SentenceIntentClassifier":
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:

@@ -15,6 +15,7 @@ becomes the intent; the other is kept as `second_objection` in the parse data, a
 Runs after the intent classifier and before the safety gate, which still overrides any intent.
 Persistence: plain arrays (.npz) and JSON, no pickle.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,8 @@ class ObjectionClauses(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "C": 10.0,
-            "min_confidence": 0.5,   # each clause's objection, from the clause classifier
-            "max_words": 40,         # longer messages are stories: the whole-message intent stands
+            "min_confidence": 0.5,  # each clause's objection, from the clause classifier
+            "max_words": 40,  # longer messages are stories: the whole-message intent stands
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
@@ -65,8 +66,13 @@ class ObjectionClauses(GraphComponent):
         self.intercept: Optional[np.ndarray] = None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ObjectionClauses":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ObjectionClauses":
         return cls(config, model_storage, resource)
 
     # ------------------------------------------------------------------ training
@@ -99,8 +105,14 @@ class ObjectionClauses(GraphComponent):
                 (Path(directory) / "classes.json").write_text(json.dumps(self.classes))
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "ObjectionClauses":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "ObjectionClauses":
         component = cls(config, model_storage, resource)
         try:
             with model_storage.read_from(resource) as directory:
@@ -137,7 +149,7 @@ class ObjectionClauses(GraphComponent):
         other = self.classes.index(OTHER) if OTHER in self.classes else None
         found: List[str] = []
         for i in range(len(parts)):
-            group = rows[3 * i:3 * i + 3].copy()
+            group = rows[3 * i : 3 * i + 3].copy()
             if other is not None:
                 group[:, other] = 0.0
             row, column = np.unravel_index(int(np.argmax(group)), group.shape)
@@ -156,8 +168,13 @@ class ObjectionClauses(GraphComponent):
         ranking = message.get(INTENT_RANKING_KEY) or []
         top = [(r.get(INTENT_NAME_KEY) or "") for r in ranking[:2]]
         # Only where the classifier heard an objection: first, or both of the two it hesitates between.
-        if (not text or text.startswith("/") or len(text.split()) > int(self._config["max_words"])
-                or not top or not (top[0].startswith(PREFIX) or all(t.startswith(PREFIX) for t in top))):
+        if (
+            not text
+            or text.startswith("/")
+            or len(text.split()) > int(self._config["max_words"])
+            or not top
+            or not (top[0].startswith(PREFIX) or all(t.startswith(PREFIX) for t in top))
+        ):
             return
         found = self.objections_in(text)
         if len(found) < 2:
@@ -166,9 +183,19 @@ class ObjectionClauses(GraphComponent):
         rest = [r for r in ranking if r.get(INTENT_NAME_KEY) not in (main, second)]
         total = sum(float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) for r in rest) or 1.0
         message.set(INTENT, {INTENT_NAME_KEY: main, PREDICTED_CONFIDENCE_KEY: 0.9}, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [{INTENT_NAME_KEY: main, PREDICTED_CONFIDENCE_KEY: 0.9},
-                                         {INTENT_NAME_KEY: second, PREDICTED_CONFIDENCE_KEY: 0.05}] + [
-            {INTENT_NAME_KEY: r[INTENT_NAME_KEY],
-             PREDICTED_CONFIDENCE_KEY: 0.05 * float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) / total} for r in rest],
-            add_to_output=True)
+        message.set(
+            INTENT_RANKING_KEY,
+            [
+                {INTENT_NAME_KEY: main, PREDICTED_CONFIDENCE_KEY: 0.9},
+                {INTENT_NAME_KEY: second, PREDICTED_CONFIDENCE_KEY: 0.05},
+            ]
+            + [
+                {
+                    INTENT_NAME_KEY: r[INTENT_NAME_KEY],
+                    PREDICTED_CONFIDENCE_KEY: 0.05 * float(r.get(PREDICTED_CONFIDENCE_KEY) or 0) / total,
+                }
+                for r in rest
+            ],
+            add_to_output=True,
+        )
         message.set(SECOND_KEY, second, add_to_output=True)

@@ -5,6 +5,7 @@ a message that is exactly such a code (case, spaces or hyphens aside) is one, wi
 Runs after the intent classifier and the button titles, before the safety gate (which still checks
 every message; no word of the list is a danger word).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -30,8 +31,13 @@ class ResumeCodeMatcher(GraphComponent):
         return {}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ResumeCodeMatcher":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ResumeCodeMatcher":
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -17,6 +17,7 @@ package version and `model_version`; only new or changed texts are encoded. Only
 stored there, never the messages of a conversation (`process` does not use it).
 `cache_embeddings: false` turns it off.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +27,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Type
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -35,8 +37,6 @@ from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-
-import numpy as np
 
 from bot.nlp.sentence_encoder import DIMENSION, MAX_TOKENS, PACKAGE, SentenceEncoder, shared_encoder
 
@@ -77,8 +77,13 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._encoder = encoder
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceEmbeddingFeaturizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceEmbeddingFeaturizer":
         # Loading fails here, at start-up, with a message that says to run `make setup`.
         return cls(config, execution_context.node_name, shared_encoder())
 
@@ -94,13 +99,13 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             return
         vectors = self.encoder.encode([m.get(TEXT) for m in todo], batch_size=int(self._config["batch_size"]))
         for message, vector in zip(todo, vectors):
-            self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT,
-                                         message=message)
+            self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT, message=message)
 
     def _cache_file(self) -> Optional[Path]:
         if not self._config.get("cache_embeddings", True):
             return None
         from importlib.metadata import PackageNotFoundError, version
+
         from rasa.engine.caching import CACHE_LOCATION_ENV, CACHE_SIZE_ENV, DEFAULT_CACHE_LOCATION
 
         if os.environ.get(CACHE_SIZE_ENV, "").strip() in ("0", "0.0"):  # Rasa's cache is disabled
@@ -119,8 +124,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             return
         vectors = self.encode_training_texts([m.get(TEXT) for m in todo])
         for message, vector in zip(todo, vectors):
-            self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT,
-                                         message=message)
+            self.add_features_to_message(sequence=None, sentence=vector.reshape(1, -1), attribute=TEXT, message=message)
 
     def encode_training_texts(self, texts: List[str]) -> np.ndarray:
         """The vectors of training texts, from the cache where it has them (the safety gate's
@@ -136,7 +140,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return messages
 
 
-def cached_vectors(texts: List[str], path: Optional[Path], encoder: SentenceEncoder, batch_size: int = 64) -> np.ndarray:
+def cached_vectors(
+    texts: List[str], path: Optional[Path], encoder: SentenceEncoder, batch_size: int = 64
+) -> np.ndarray:
     """`encoder.encode(texts)`, with the vectors kept content-addressed (SHA-256 of the text) in the
     SQLite file `path` (None: no cache), so that only new or changed texts are encoded."""
     if not texts:
@@ -161,11 +167,13 @@ def cached_vectors(texts: List[str], path: Optional[Path], encoder: SentenceEnco
             found[key] = vector
         try:
             with sqlite3.connect(str(path), timeout=60) as db:
-                db.executemany("INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                               [(key, found[key].astype(np.float32).tobytes()) for key, _ in missing])
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                    [(key, found[key].astype(np.float32).tobytes()) for key, _ in missing],
+                )
         except sqlite3.Error as error:
             logger.warning(f"Could not store sentence embeddings in {path}: {error}")
-    logger.debug(f"Sentence embeddings: {len(texts) - len(missing)} of {len(texts)} texts from {path}, "
-                 f"{len(missing)} encoded")
+    logger.debug(
+        f"Sentence embeddings: {len(texts) - len(missing)} of {len(texts)} texts from {path}, {len(missing)} encoded"
+    )
     return np.stack([found[key] for key in keys])
-

@@ -1,7 +1,8 @@
 """The practice's settings (practice.yml): loaded once, validated with errors that name the field.
 
-    python -m bot.content.practice check    # exit 1 with the bad field's name on a broken file
+python -m bot.content.practice check    # exit 1 with the bad field's name on a broken file
 """
+
 from __future__ import annotations
 
 import functools

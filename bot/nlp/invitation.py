@@ -14,6 +14,7 @@ On top of the patterns the analyzer handles three things plain matching gets wro
 - questions: "do you always feel blamed?" asks, it does not accuse (rules marked `statement`);
 - quotes: words someone else said ('he said "you never listen"') are not the user's own.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,22 +31,92 @@ from bot.nlp import invitation_model
 from bot.safety.detector import PatternError, _compile_all, load_config, normalise
 
 PATTERNS_FILE = Path(__file__).with_name("invitation_patterns.yml")
-TECHNIQUES = ("reassure_love", "not_about_blame", "their_side", "i_we_language", "test_drive",
-              "choose_together", "calm_moment", "time_to_think")
+TECHNIQUES = (
+    "reassure_love",
+    "not_about_blame",
+    "their_side",
+    "i_we_language",
+    "test_drive",
+    "choose_together",
+    "calm_moment",
+    "time_to_think",
+)
 PITFALLS = ("blame", "ultimatum", "sarcasm", "pressure", "tricks", "labelling", "others_opinions")
 LABELS = TECHNIQUES + PITFALLS
 
-NEGATIONS = {"not", "n't", "nt", "never", "no", "nobody", "noone", "nothing", "neither", "nor", "without",
-             "hardly", "dont", "don't", "won't", "wont", "cannot", "cant", "isnt", "aint"}
+NEGATIONS = {
+    "not",
+    "n't",
+    "nt",
+    "never",
+    "no",
+    "nobody",
+    "noone",
+    "nothing",
+    "neither",
+    "nor",
+    "without",
+    "hardly",
+    "dont",
+    "don't",
+    "won't",
+    "wont",
+    "cannot",
+    "cant",
+    "isnt",
+    "aint",
+}
 NEGATION_WINDOW = 4
 # A clause ends at these tokens: a negation before them does not reach a match after them.
 CLAUSE_BREAKS = {",", ";", ".", "!", "?", "but", "and", "so", "because", "though", "although", ":", "-"}
 # "Do you always feel blamed?" asks; "why do you always walk away?" accuses, so "why" is not here.
-QUESTION_OPENERS = {"do", "does", "did", "are", "is", "was", "were", "have", "has", "can", "could",
-                    "would", "will", "should", "how", "what", "when", "where", "who", "am"}
-REPORTING_VERBS = {"say", "said", "says", "tell", "told", "tells", "call", "called", "calls", "write",
-                   "wrote", "yell", "yelled", "shout", "shouted", "text", "texted", "ask", "asked",
-                   "go", "goes", "went", "like"}
+QUESTION_OPENERS = {
+    "do",
+    "does",
+    "did",
+    "are",
+    "is",
+    "was",
+    "were",
+    "have",
+    "has",
+    "can",
+    "could",
+    "would",
+    "will",
+    "should",
+    "how",
+    "what",
+    "when",
+    "where",
+    "who",
+    "am",
+}
+REPORTING_VERBS = {
+    "say",
+    "said",
+    "says",
+    "tell",
+    "told",
+    "tells",
+    "call",
+    "called",
+    "calls",
+    "write",
+    "wrote",
+    "yell",
+    "yelled",
+    "shout",
+    "shouted",
+    "text",
+    "texted",
+    "ask",
+    "asked",
+    "go",
+    "goes",
+    "went",
+    "like",
+}
 # A pitfall in a line cancels these techniques in the same line: an offer made under a threat, a
 # booking made behind the partner's back or a demand for an answer is no real choice or time.
 CONTRADICTS = {
@@ -86,6 +157,7 @@ def strip_reported_quotes(text: str) -> str:
 
     'you said "it's pointless"' loses the quote; 'I'd say "this isn't about blame"' keeps it.
     """
+
     def replace(match: "re.Match[str]") -> str:
         before = text[: match.start()].lower().split()[-4:]
         reported = any(w.strip(",:") in REPORTING_VERBS for w in before)

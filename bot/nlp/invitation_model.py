@@ -16,6 +16,7 @@ built by `make train` (`python -m bot.nlp.invitation_model`) into build/invitati
 hash of the training lines and this file's settings, and built on first use if missing.
 Persistence: arrays (.npz) and JSON, no pickle.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,10 +45,18 @@ CHARS = {"analyzer": "char_wb", "ngram_range": (2, 5), "min_df": 2}
 C = 10.0
 DENSE_WEIGHT = 1.0
 FOLDS = 5
-TARGET_PRECISION = 0.88     # per label, on out-of-fold lines, patterns and model together
+TARGET_PRECISION = 0.88  # per label, on out-of-fold lines, patterns and model together
 MIN_THRESHOLD = 0.25
-SETTINGS = {"words": WORDS, "chars": CHARS, "C": C, "dense_weight": DENSE_WEIGHT, "folds": FOLDS,
-            "target_precision": TARGET_PRECISION, "min_threshold": MIN_THRESHOLD, "version": 1}
+SETTINGS = {
+    "words": WORDS,
+    "chars": CHARS,
+    "C": C,
+    "dense_weight": DENSE_WEIGHT,
+    "folds": FOLDS,
+    "target_precision": TARGET_PRECISION,
+    "min_threshold": MIN_THRESHOLD,
+    "version": 1,
+}
 
 
 def read_lines(path: Path = CORPUS) -> List[Dict[str, object]]:
@@ -70,20 +79,22 @@ class InvitationModel:
     labels: Tuple[str, ...]
     words: TfidfVectorizer
     chars: TfidfVectorizer
-    coef: np.ndarray          # (labels, features): [dense | words | chars]
-    intercept: np.ndarray     # (labels,)
-    thresholds: np.ndarray    # (labels,)
+    coef: np.ndarray  # (labels, features): [dense | words | chars]
+    intercept: np.ndarray  # (labels,)
+    thresholds: np.ndarray  # (labels,)
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def fit(cls, texts: Sequence[str], embeddings: np.ndarray, targets: np.ndarray,
-            labels: Sequence[str]) -> "InvitationModel":
+    def fit(
+        cls, texts: Sequence[str], embeddings: np.ndarray, targets: np.ndarray, labels: Sequence[str]
+    ) -> "InvitationModel":
         """One logistic regression per label; thresholds 0.5 (`tune` sets them)."""
         words, chars = _vectorizer(WORDS), _vectorizer(CHARS)
-        x = sp.hstack([sp.csr_matrix(embeddings * DENSE_WEIGHT), words.fit_transform(texts),
-                       chars.fit_transform(texts)]).tocsr()
+        x = sp.hstack(
+            [sp.csr_matrix(embeddings * DENSE_WEIGHT), words.fit_transform(texts), chars.fit_transform(texts)]
+        ).tocsr()
         coef = np.zeros((len(labels), x.shape[1]))
-        intercept = np.full(len(labels), -30.0)   # a label without examples is never found
+        intercept = np.full(len(labels), -30.0)  # a label without examples is never found
         for i in range(len(labels)):
             y = targets[:, i]
             if 0 < y.sum() < len(y):
@@ -95,23 +106,38 @@ class InvitationModel:
     def probabilities(self, texts: Sequence[str], embeddings: Optional[np.ndarray] = None) -> np.ndarray:
         if embeddings is None:
             embeddings = _encode(texts)
-        x = sp.hstack([sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * DENSE_WEIGHT),
-                       self.words.transform(texts), self.chars.transform(texts)]).tocsr()
+        x = sp.hstack(
+            [
+                sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * DENSE_WEIGHT),
+                self.words.transform(texts),
+                self.chars.transform(texts),
+            ]
+        ).tocsr()
         logits = np.asarray(x @ self.coef.T) + self.intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
     def found(self, probabilities: np.ndarray) -> List[List[str]]:
-        return [[label for label, p, t in zip(self.labels, row, self.thresholds) if p >= t]
-                for row in np.atleast_2d(probabilities)]
+        return [
+            [label for label, p, t in zip(self.labels, row, self.thresholds) if p >= t]
+            for row in np.atleast_2d(probabilities)
+        ]
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "model.npz", coef=self.coef, intercept=self.intercept, thresholds=self.thresholds,
-                 words_idf=self.words.idf_, chars_idf=self.chars.idf_)
-        meta = {"labels": list(self.labels),
-                "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
-                "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()}}
+        np.savez(
+            directory / "model.npz",
+            coef=self.coef,
+            intercept=self.intercept,
+            thresholds=self.thresholds,
+            words_idf=self.words.idf_,
+            chars_idf=self.chars.idf_,
+        )
+        meta = {
+            "labels": list(self.labels),
+            "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
+            "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()},
+        }
         (directory / "model.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
@@ -121,23 +147,24 @@ class InvitationModel:
             words = _vectorizer(WORDS, meta["words_vocabulary"])
             chars = _vectorizer(CHARS, meta["chars_vocabulary"])
             words.idf_, chars.idf_ = arrays["words_idf"], arrays["chars_idf"]
-            return cls(tuple(meta["labels"]), words, chars, arrays["coef"], arrays["intercept"],
-                       arrays["thresholds"])
+            return cls(tuple(meta["labels"]), words, chars, arrays["coef"], arrays["intercept"], arrays["thresholds"])
 
 
 def targets_of(rows: Sequence[Dict[str, object]], labels: Sequence[str]) -> np.ndarray:
     return np.array([[1 if label in (row.get("labels") or []) else 0 for label in labels] for row in rows])
 
 
-def out_of_fold(texts: Sequence[str], embeddings: np.ndarray, targets: np.ndarray, labels: Sequence[str],
-                folds: int = FOLDS) -> np.ndarray:
+def out_of_fold(
+    texts: Sequence[str], embeddings: np.ndarray, targets: np.ndarray, labels: Sequence[str], folds: int = FOLDS
+) -> np.ndarray:
     """Each line's probabilities from a model trained without its fold (folds by position, fixed)."""
     probabilities = np.zeros(targets.shape)
     fold_of = np.arange(len(texts)) % folds
     for fold in range(folds):
         train, test = fold_of != fold, fold_of == fold
-        model = InvitationModel.fit([t for t, keep in zip(texts, train) if keep], embeddings[train],
-                                    targets[train], labels)
+        model = InvitationModel.fit(
+            [t for t, keep in zip(texts, train) if keep], embeddings[train], targets[train], labels
+        )
         probabilities[test] = model.probabilities([t for t, keep in zip(texts, test) if keep], embeddings[test])
     return probabilities
 
@@ -163,8 +190,9 @@ def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray, by_pattern
     return chosen
 
 
-def train(rows: Sequence[Dict[str, object]], labels: Sequence[str],
-          patterns: Optional[Callable[[str], Sequence[str]]] = None) -> InvitationModel:
+def train(
+    rows: Sequence[Dict[str, object]], labels: Sequence[str], patterns: Optional[Callable[[str], Sequence[str]]] = None
+) -> InvitationModel:
     texts = [str(row["text"]) for row in rows]
     embeddings = _encode(texts)
     targets = targets_of(rows, labels)
@@ -188,8 +216,9 @@ def fingerprint(path: Path = CORPUS) -> str:
     return digest.hexdigest()[:16]
 
 
-def build(labels: Sequence[str], patterns: Optional[Callable[[str], Sequence[str]]] = None,
-          directory: Path = BUILD_DIR) -> Path:
+def build(
+    labels: Sequence[str], patterns: Optional[Callable[[str], Sequence[str]]] = None, directory: Path = BUILD_DIR
+) -> Path:
     """The model for the current training lines, trained and saved unless already there."""
     target = directory / fingerprint()
     if not (target / "model.npz").exists():

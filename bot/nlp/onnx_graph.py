@@ -21,6 +21,7 @@ loading the finished file peaks at 190 MB; a server's peak memory stays the latt
 Inputs: `input_ids` int64 (batch, length) and `attention_mask` float32 (batch, length), 1 for a real
 token. Output: `embedding` float32 (batch, hidden).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,13 +67,25 @@ def build_encoder_graph(weights: Mapping[str, np.ndarray], config: Mapping[str, 
 
     def linear(x: str, prefix: str) -> str:
         transposed = np.ascontiguousarray(weights[prefix + ".weight"].astype(np.float32).T)  # (in, out)
-        return node("Add", [node("MatMul", [x, const(prefix + ".weight_t", transposed)]),
-                            const(prefix + ".bias", weights[prefix + ".bias"].astype(np.float32))])
+        return node(
+            "Add",
+            [
+                node("MatMul", [x, const(prefix + ".weight_t", transposed)]),
+                const(prefix + ".bias", weights[prefix + ".bias"].astype(np.float32)),
+            ],
+        )
 
     def layer_norm(x: str, prefix: str) -> str:
-        return node("LayerNormalization", [x, const(prefix + ".weight", weights[prefix + ".weight"].astype(np.float32)),
-                                           const(prefix + ".bias", weights[prefix + ".bias"].astype(np.float32))],
-                    axis=-1, epsilon=eps)
+        return node(
+            "LayerNormalization",
+            [
+                x,
+                const(prefix + ".weight", weights[prefix + ".weight"].astype(np.float32)),
+                const(prefix + ".bias", weights[prefix + ".bias"].astype(np.float32)),
+            ],
+            axis=-1,
+            epsilon=eps,
+        )
 
     def f32(value: float) -> np.ndarray:
         return np.array(value, dtype=np.float32)
@@ -83,19 +96,37 @@ def build_encoder_graph(weights: Mapping[str, np.ndarray], config: Mapping[str, 
     ids, mask = "input_ids", "attention_mask"
     # Embeddings: the first `length` position vectors, token type 0 everywhere.
     length = node("Gather", [node("Shape", [ids]), const("index_1", i64(1))], axis=0)
-    positions = node("Slice", [const("embeddings.position_embeddings.weight",
-                                     weights["embeddings.position_embeddings.weight"].astype(np.float32)),
-                               const("zero", i64(0)), length, const("axis_0", i64(0))])
-    h = node("Gather", [const("embeddings.word_embeddings.weight",
-                              weights["embeddings.word_embeddings.weight"].astype(np.float32)), ids], axis=0)
+    positions = node(
+        "Slice",
+        [
+            const(
+                "embeddings.position_embeddings.weight",
+                weights["embeddings.position_embeddings.weight"].astype(np.float32),
+            ),
+            const("zero", i64(0)),
+            length,
+            const("axis_0", i64(0)),
+        ],
+    )
+    h = node(
+        "Gather",
+        [
+            const("embeddings.word_embeddings.weight", weights["embeddings.word_embeddings.weight"].astype(np.float32)),
+            ids,
+        ],
+        axis=0,
+    )
     h = node("Add", [h, positions])
-    h = node("Add", [h, const("token_type_0", weights["embeddings.token_type_embeddings.weight"][0].astype(np.float32))])
+    h = node(
+        "Add", [h, const("token_type_0", weights["embeddings.token_type_embeddings.weight"][0].astype(np.float32))]
+    )
     h = layer_norm(h, "embeddings.LayerNorm")
 
     # (1 - mask) * float32 min on the keys: padding never receives attention.
     keys_mask = node("Unsqueeze", [mask, const("axes_1_2", i64(1, 2))])  # (batch, 1, 1, length)
-    additive_mask = node("Mul", [node("Sub", [const("one", f32(1.0)), keys_mask]),
-                                 const("float32_min", f32(np.finfo(np.float32).min))])
+    additive_mask = node(
+        "Mul", [node("Sub", [const("one", f32(1.0)), keys_mask]), const("float32_min", f32(np.finfo(np.float32).min))]
+    )
     by_heads = const("shape_by_heads", i64(0, 0, heads, head_dim))  # 0: keep that dimension
     by_hidden = const("shape_by_hidden", i64(0, 0, hidden))
     scale = const("sqrt_head_dim", f32(np.sqrt(head_dim)))
@@ -104,34 +135,50 @@ def build_encoder_graph(weights: Mapping[str, np.ndarray], config: Mapping[str, 
         p = f"encoder.layer.{i}."
 
         def split_heads(name: str, perm: List[int]) -> str:
-            return node("Transpose", [node("Reshape", [linear(h, p + "attention.self." + name), by_heads])], perm=perm)
+            # Called only in this iteration, with its h and p.
+            return node("Transpose", [node("Reshape", [linear(h, p + "attention.self." + name), by_heads])], perm=perm)  # noqa: B023
 
         query = split_heads("query", [0, 2, 1, 3])  # (batch, heads, length, head_dim)
-        key = split_heads("key", [0, 2, 3, 1])      # (batch, heads, head_dim, length)
+        key = split_heads("key", [0, 2, 3, 1])  # (batch, heads, head_dim, length)
         value = split_heads("value", [0, 2, 1, 3])
         scores = node("Add", [node("Div", [node("MatMul", [query, key]), scale]), additive_mask])
         weights_ = node("Softmax", [scores], axis=-1)
-        context = node("Reshape", [node("Transpose", [node("MatMul", [weights_, value])], perm=[0, 2, 1, 3]), by_hidden])
-        h = layer_norm(node("Add", [linear(context, p + "attention.output.dense"), h]), p + "attention.output.LayerNorm")
+        context = node(
+            "Reshape", [node("Transpose", [node("MatMul", [weights_, value])], perm=[0, 2, 1, 3]), by_hidden]
+        )
+        h = layer_norm(
+            node("Add", [linear(context, p + "attention.output.dense"), h]), p + "attention.output.LayerNorm"
+        )
         inner = linear(h, p + "intermediate.dense")
-        gelu = node("Mul", [node("Mul", [inner, const("half", f32(0.5))]),
-                            node("Add", [const("one", f32(1.0)),
-                                         node("Erf", [node("Div", [inner, const("sqrt_2", f32(np.sqrt(2.0)))])])])])
+        gelu = node(
+            "Mul",
+            [
+                node("Mul", [inner, const("half", f32(0.5))]),
+                node(
+                    "Add",
+                    [const("one", f32(1.0)), node("Erf", [node("Div", [inner, const("sqrt_2", f32(np.sqrt(2.0)))])])],
+                ),
+            ],
+        )
         h = layer_norm(node("Add", [linear(gelu, p + "output.dense"), h]), p + "output.LayerNorm")
 
     # Mean over the real tokens, then L2 normalisation (clipped as sentence-transformers does).
     token_mask = node("Unsqueeze", [mask, const("axis_2", i64(2))])  # (batch, length, 1)
     summed = node("ReduceSum", [node("Mul", [h, token_mask]), const("axis_1", i64(1))], keepdims=0)
-    counts = node("Clip", [node("ReduceSum", [token_mask, const("axis_1", i64(1))], keepdims=0),
-                           const("min_count", f32(1e-9))])
+    counts = node(
+        "Clip", [node("ReduceSum", [token_mask, const("axis_1", i64(1))], keepdims=0), const("min_count", f32(1e-9))]
+    )
     pooled = node("Div", [summed, counts])
     norms = node("Clip", [node("ReduceL2", [pooled], axes=[-1], keepdims=1), const("min_norm", f32(1e-12))])
     nodes.append(helper.make_node("Div", [pooled, norms], ["embedding"]))
 
     graph = helper.make_graph(
-        nodes, "sentence_encoder",
-        [helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "length"]),
-         helper.make_tensor_value_info(mask, TensorProto.FLOAT, ["batch", "length"])],
+        nodes,
+        "sentence_encoder",
+        [
+            helper.make_tensor_value_info(ids, TensorProto.INT64, ["batch", "length"]),
+            helper.make_tensor_value_info(mask, TensorProto.FLOAT, ["batch", "length"]),
+        ],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])],
         initializer=list(initializers.values()),
     )
@@ -180,8 +227,11 @@ def ensure_graph(model_directory: Path, cache_directory: Optional[Path] = None) 
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError:  # a read-only checkout: build into a private temporary directory
         out = graph_file(model_directory, Path(tempfile.mkdtemp(prefix="sentence-encoder-")))
-    completed = subprocess.run([sys.executable, "-m", "bot.nlp.onnx_graph", "--model", str(model_directory),
-                                "--out", str(out)], capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bot.nlp.onnx_graph", "--model", str(model_directory), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if completed.returncode != 0 or not out.is_file():
         raise RuntimeError(f"Building the sentence encoder's ONNX graph failed: {completed.stderr.strip()[-2000:]}")
     return out

@@ -7,6 +7,7 @@ pipeline from `spacy` and `spacy-lookups-data` (both pinned) and saves it to dis
 Run `python -m bot.nlp.pipeline` to (re)build it. Bump PIPELINE_VERSION when the pipeline
 changes: Rasa fingerprints a spaCy model by its path only.
 """
+
 from __future__ import annotations
 
 import functools

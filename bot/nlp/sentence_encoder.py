@@ -20,6 +20,7 @@ float32 NumPy implementation below, which stays as the reference and the fallbac
 to float32 rounding; tests/test_sentence_features.py). `scripts/check_sentence_encoder.py`
 compares the output with sentence-transformers itself when PyTorch is available.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +31,6 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -134,15 +134,16 @@ Halves = Tuple[np.ndarray, np.ndarray]
 
 class _Layer(NamedTuple):
     """One encoder layer's weights; matrices in PyTorch's (out, in) layout, split in two halves, each contiguous."""
-    qkv_w: Halves            # query, key and value rows of the half's heads, stacked: (3 * hidden/2, hidden)
+
+    qkv_w: Halves  # query, key and value rows of the half's heads, stacked: (3 * hidden/2, hidden)
     qkv_b: Halves
     attention_out_w: Halves  # the output projection's columns for the half's heads: (hidden, hidden/2)
     attention_out_b: np.ndarray
     attention_norm_w: np.ndarray
     attention_norm_b: np.ndarray
-    intermediate_w: Halves   # rows of the half's intermediate units: (intermediate/2, hidden)
+    intermediate_w: Halves  # rows of the half's intermediate units: (intermediate/2, hidden)
     intermediate_b: Halves
-    output_w: Halves         # the output projection's columns for those units: (hidden, intermediate/2)
+    output_w: Halves  # the output projection's columns for those units: (hidden, intermediate/2)
     output_b: np.ndarray
     output_norm_w: np.ndarray
     output_norm_b: np.ndarray
@@ -232,8 +233,10 @@ def _resolve_backend(backend: str) -> str:
         return backend
     if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
         return "onnx"
-    logger.warning("onnxruntime or onnx is not installed (run `make setup`): the sentence encoder runs in "
-                   "NumPy, with the same vectors but about 3 times slower")
+    logger.warning(
+        "onnxruntime or onnx is not installed (run `make setup`): the sentence encoder runs in "
+        "NumPy, with the same vectors but about 3 times slower"
+    )
     return "numpy"
 
 
@@ -289,8 +292,10 @@ class SentenceEncoder:
             # ONNX Runtime holds the weights; NumPy's are not loaded.
             self._session = _onnx_session(directory)
         else:
-            weights = {name: np.ascontiguousarray(value, dtype=np.float32) if value.dtype.kind == "f" else value
-                       for name, value in load_file(str(directory / "model.safetensors")).items()}
+            weights = {
+                name: np.ascontiguousarray(value, dtype=np.float32) if value.dtype.kind == "f" else value
+                for name, value in load_file(str(directory / "model.safetensors")).items()
+            }
             self._layers = [self._prepare_layer(weights, f"encoder.layer.{i}.") for i in range(self.layers)]
             # The embeddings' tensors by name; the layers' ones are in self._layers (split, not kept twice).
             self.weights = {n: w for n, w in weights.items() if not n.startswith("encoder.")}
@@ -325,13 +330,17 @@ class SentenceEncoder:
             attention_out_b=weights[p + "attention.output.dense.bias"],
             attention_norm_w=weights[p + "attention.output.LayerNorm.weight"],
             attention_norm_b=weights[p + "attention.output.LayerNorm.bias"],
-            intermediate_w=rows(p + "intermediate.dense.weight"), intermediate_b=rows(p + "intermediate.dense.bias"),
-            output_w=columns(p + "output.dense.weight"), output_b=weights[p + "output.dense.bias"],
-            output_norm_w=weights[p + "output.LayerNorm.weight"], output_norm_b=weights[p + "output.LayerNorm.bias"],
+            intermediate_w=rows(p + "intermediate.dense.weight"),
+            intermediate_b=rows(p + "intermediate.dense.bias"),
+            output_w=columns(p + "output.dense.weight"),
+            output_b=weights[p + "output.dense.bias"],
+            output_norm_w=weights[p + "output.LayerNorm.weight"],
+            output_norm_b=weights[p + "output.LayerNorm.bias"],
         )
 
-    def _attention_half(self, layer: _Layer, h: np.ndarray, shape: Tuple[int, int],
-                        additive_mask: Optional[np.ndarray], half: int) -> np.ndarray:
+    def _attention_half(
+        self, layer: _Layer, h: np.ndarray, shape: Tuple[int, int], additive_mask: Optional[np.ndarray], half: int
+    ) -> np.ndarray:
         """Self-attention of one half of the heads, through its share of the output projection (no bias)."""
         batch, length = shape
         heads, head_dim = self.heads // 2, self.hidden // self.heads
@@ -375,7 +384,8 @@ class SentenceEncoder:
             additive_mask = (np.float32(1.0) - mask[:, None, None, :]) * np.finfo(np.float32).min
         for layer in self._layers:
             attention = self._helper.both(
-                functools.partial(self._attention_half, layer, h, (batch, length), additive_mask), parallel)
+                functools.partial(self._attention_half, layer, h, (batch, length), additive_mask), parallel
+            )
             attention += layer.attention_out_b
             attention += h
             h = _layer_norm(attention, layer.attention_norm_w, layer.attention_norm_b, self.eps)
@@ -399,15 +409,15 @@ class SentenceEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         result = np.zeros((len(texts), self.hidden), dtype=np.float32)
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             with self._lock:
                 encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
             length = max(len(e.ids) for e in encodings)
             ids = np.zeros((len(chunk), length), dtype=np.int64)
             mask = np.zeros((len(chunk), length), dtype=np.float32)
             for row, encoding in enumerate(encodings):
-                ids[row, :len(encoding.ids)] = encoding.ids
-                mask[row, :len(encoding.ids)] = 1.0
+                ids[row, : len(encoding.ids)] = encoding.ids
+                mask[row, : len(encoding.ids)] = 1.0
             if self._session is not None:
                 result[chunk] = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]
                 continue
@@ -437,8 +447,11 @@ def cosine(a: Iterable[float], b: Iterable[float]) -> float:
 if __name__ == "__main__":  # python -m bot.nlp.sentence_encoder "text" "other text"
     import sys
 
-    sentences: List[str] = sys.argv[1:] or ["he says therapy is for crazy people", "she thinks shrinks are for lunatics",
-                                            "we can't afford it"]
+    sentences: List[str] = sys.argv[1:] or [
+        "he says therapy is for crazy people",
+        "she thinks shrinks are for lunatics",
+        "we can't afford it",
+    ]
     vectors = shared_encoder().encode(sentences)
     for i, s in enumerate(sentences):
         print(f"{s!r}: " + " ".join(f"{cosine(vectors[i], vectors[j]):.2f}" for j in range(len(sentences))))

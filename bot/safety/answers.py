@@ -5,6 +5,7 @@ yes or no with context counts ("yes, he used to hit me", "no he's never done tha
 "idk", "i guess", "mostly", "kind of" are unsure, never a yes or a no: to a question about safety
 they mean "not always", and they get one gentle follow-up question instead of being read either way.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,24 +15,132 @@ YES = "yes"
 NO = "no"
 UNSURE = "unsure"
 
-_CLEAR_YES = {"yes", "y", "yeah", "yea", "yep", "yup", "ya", "yes.", "sure", "definitely", "absolutely", "correct",
-              "true", "i do", "i am", "i have", "it has", "he has", "she has", "they have", "that's right",
-              "thats right", "right", "affirmative", "yes i do", "yes i am", "of course",
-              # the languages the bot notes (bot/safety/language.py): es, fr, de, pt, it, nl, pl, tr, sv, da, ro, id
-              "sí", "si", "claro", "oui", "ja", "sim", "sì", "tak", "evet", "da", "iya"}
-_CLEAR_NO = {"no", "n", "nope", "nah", "never", "no.", "not at all", "no never", "false", "i don't", "i dont",
-             "i'm not", "im not", "i haven't", "i havent", "he hasn't", "he hasnt", "she hasn't", "she hasnt",
-             "they haven't", "nobody", "no one", "absolutely not", "definitely not", "not really",
-             "nein", "non", "não", "nao", "nie", "hayır", "hayir", "nej", "nee", "nu", "tidak"}
-_UNSURE = {"not sure", "im not sure", "i'm not sure", "unsure", "idk", "i dont know", "i don't know", "dunno",
-           "maybe", "sometimes", "kind of", "kinda", "sort of", "i guess", "mostly", "depends", "it depends",
-           "hard to say", "no idea", "a little", "a bit", "not always", "sometimes yes sometimes no", "on and off",
-           "occasionally", "once or twice", "i think so", "probably", "perhaps", "not sure tbh", "it's complicated",
-           "its complicated", "i'm not certain", "mostly yes", "mostly no", "most of the time", "usually"}
-_LEADING_YES = re.compile(r"^(yes|yeah|yea|yep|yup|y|sure|definitely|sí|si|oui|ja|sim)\b[\s,.!-]+(?!\s*(?:and\s+)?no\b)")
+_CLEAR_YES = {
+    "yes",
+    "y",
+    "yeah",
+    "yea",
+    "yep",
+    "yup",
+    "ya",
+    "yes.",
+    "sure",
+    "definitely",
+    "absolutely",
+    "correct",
+    "true",
+    "i do",
+    "i am",
+    "i have",
+    "it has",
+    "he has",
+    "she has",
+    "they have",
+    "that's right",
+    "thats right",
+    "right",
+    "affirmative",
+    "yes i do",
+    "yes i am",
+    "of course",
+    # the languages the bot notes (bot/safety/language.py): es, fr, de, pt, it, nl, pl, tr, sv, da, ro, id
+    "sí",
+    "si",
+    "claro",
+    "oui",
+    "ja",
+    "sim",
+    "sì",
+    "tak",
+    "evet",
+    "da",
+    "iya",
+}
+_CLEAR_NO = {
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "never",
+    "no.",
+    "not at all",
+    "no never",
+    "false",
+    "i don't",
+    "i dont",
+    "i'm not",
+    "im not",
+    "i haven't",
+    "i havent",
+    "he hasn't",
+    "he hasnt",
+    "she hasn't",
+    "she hasnt",
+    "they haven't",
+    "nobody",
+    "no one",
+    "absolutely not",
+    "definitely not",
+    "not really",
+    "nein",
+    "non",
+    "não",
+    "nao",
+    "nie",
+    "hayır",
+    "hayir",
+    "nej",
+    "nee",
+    "nu",
+    "tidak",
+}
+_UNSURE = {
+    "not sure",
+    "im not sure",
+    "i'm not sure",
+    "unsure",
+    "idk",
+    "i dont know",
+    "i don't know",
+    "dunno",
+    "maybe",
+    "sometimes",
+    "kind of",
+    "kinda",
+    "sort of",
+    "i guess",
+    "mostly",
+    "depends",
+    "it depends",
+    "hard to say",
+    "no idea",
+    "a little",
+    "a bit",
+    "not always",
+    "sometimes yes sometimes no",
+    "on and off",
+    "occasionally",
+    "once or twice",
+    "i think so",
+    "probably",
+    "perhaps",
+    "not sure tbh",
+    "it's complicated",
+    "its complicated",
+    "i'm not certain",
+    "mostly yes",
+    "mostly no",
+    "most of the time",
+    "usually",
+}
+_LEADING_YES = re.compile(
+    r"^(yes|yeah|yea|yep|yup|y|sure|definitely|sí|si|oui|ja|sim)\b[\s,.!-]+(?!\s*(?:and\s+)?no\b)"
+)
 _LEADING_NO = re.compile(r"^(no|nope|nah|never|non|nein|não|nao)\b[\s,.!-]+(?!\s*(?:and\s+)?yes\b)")
-_HEDGES = re.compile(r"\b(sometimes|not sure|idk|i guess|mostly|kind of|kinda|sort of|maybe|depends|not always|"
-                     r"i don'?t know|dunno)\b")
+_HEDGES = re.compile(
+    r"\b(sometimes|not sure|idk|i guess|mostly|kind of|kinda|sort of|maybe|depends|not always|"
+    r"i don'?t know|dunno)\b"
+)
 _PUNCTUATION = re.compile(r"[^\w\s'.,!-]")
 
 
@@ -66,10 +175,14 @@ def read(intent: Optional[str], text: Any) -> Optional[str]:
     return None
 
 
-_NOT_SAFE = re.compile(r"\b(not safe|unsafe|don'?t feel safe|do not feel safe|never feel safe|scared|afraid|terrified|"
-                       r"frightened|in danger)\b")
-_SAFE = re.compile(r"^(i feel safe|i'?m safe|i am safe|i do feel safe|yes i feel safe|safe|totally safe|completely safe|"
-                   r"i feel safe with (him|her|them))\b")
+_NOT_SAFE = re.compile(
+    r"\b(not safe|unsafe|don'?t feel safe|do not feel safe|never feel safe|scared|afraid|terrified|"
+    r"frightened|in danger)\b"
+)
+_SAFE = re.compile(
+    r"^(i feel safe|i'?m safe|i am safe|i do feel safe|yes i feel safe|safe|totally safe|completely safe|"
+    r"i feel safe with (him|her|them))\b"
+)
 
 
 def read_feels_safe(intent: Optional[str], text: Any) -> Optional[str]:

@@ -13,6 +13,7 @@ abuse or coercive control: the check-in), the four escalation tiers `violence`, 
 Persistence: plain arrays (.npz) and JSON, no pickle. The n-gram vocabularies and idf are kept and
 the vectorizers rebuilt from them, so the same features come out after loading (tested).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,8 @@ def _vectorizer(params: Dict[str, Any], vocabulary: Optional[Dict[str, int]] = N
 class SafetyClassifier:
     words: TfidfVectorizer
     chars: TfidfVectorizer
-    coef: np.ndarray        # (classes, features): [dense | words | chars]
-    intercept: np.ndarray   # (classes,)
+    coef: np.ndarray  # (classes, features): [dense | words | chars]
+    intercept: np.ndarray  # (classes,)
     dense_weight: float
     labels: Tuple[str, ...] = LABELS
     _blocks: Optional[List[Any]] = field(default=None, repr=False, compare=False)
@@ -71,9 +72,17 @@ class SafetyClassifier:
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def train(cls, texts: Sequence[str], embeddings: np.ndarray, labels: Sequence[str],
-              weights: Optional[Sequence[float]] = None, C: float = 4.0, dense_weight: float = 2.0,
-              max_iter: int = 3000, balance: float = 0.5) -> "SafetyClassifier":
+    def train(
+        cls,
+        texts: Sequence[str],
+        embeddings: np.ndarray,
+        labels: Sequence[str],
+        weights: Optional[Sequence[float]] = None,
+        C: float = 4.0,
+        dense_weight: float = 2.0,
+        max_iter: int = 3000,
+        balance: float = 0.5,
+    ) -> "SafetyClassifier":
         """`balance`: how far each class's weight is raised towards an equal share (0: as counted,
         1: sklearn's "balanced"). Fully balanced weights made the rare classes (immediate danger)
         certain on a single word ("breathing down my neck"); half-way keeps them heard."""
@@ -81,7 +90,9 @@ class SafetyClassifier:
         chars = _vectorizer(CHARS)
         x_words = words.fit_transform(texts)
         x_chars = chars.fit_transform(texts)
-        x = sp.hstack([sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * dense_weight), x_words, x_chars]).tocsr()
+        x = sp.hstack(
+            [sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * dense_weight), x_words, x_chars]
+        ).tocsr()
         y = np.array([LABELS.index(label) for label in labels])
         present = sorted(set(y.tolist()))
         counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
@@ -107,8 +118,12 @@ class SafetyClassifier:
         """(len(texts), len(LABELS)) class probabilities. A few texts (the gate's case: one message,
         perhaps its sentences) take `_logits`, the same sums without building the sparse matrices."""
         if len(texts) <= 8:
-            logits = np.stack([self._logits(text, vector)
-                               for text, vector in zip(texts, np.asarray(embeddings).reshape(len(texts), -1))])
+            logits = np.stack(
+                [
+                    self._logits(text, vector)
+                    for text, vector in zip(texts, np.asarray(embeddings).reshape(len(texts), -1))
+                ]
+            )
         else:
             logits = np.asarray(self.features(texts, embeddings) @ self.coef.T) + self.intercept
         logits = logits - logits.max(axis=1, keepdims=True)
@@ -125,8 +140,14 @@ class SafetyClassifier:
             offset = dense
             for vectorizer in (self.words, self.chars):
                 width = len(vectorizer.vocabulary_)
-                self._blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, np.asarray(vectorizer.idf_),
-                                     np.ascontiguousarray(self.coef[:, offset:offset + width])))
+                self._blocks.append(
+                    (
+                        vectorizer.build_analyzer(),
+                        vectorizer.vocabulary_,
+                        np.asarray(vectorizer.idf_),
+                        np.ascontiguousarray(self.coef[:, offset : offset + width]),
+                    )
+                )
                 offset += width
             self._dense_coef = np.ascontiguousarray(self.coef[:, :dense])
         logits = self.intercept + self._dense_coef @ (np.asarray(vector, dtype=np.float64) * self.dense_weight)
@@ -150,11 +171,19 @@ class SafetyClassifier:
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / "safety_classifier.npz", coef=self.coef, intercept=self.intercept,
-                 words_idf=self.words.idf_, chars_idf=self.chars.idf_)
-        meta = {"labels": list(self.labels), "dense_weight": self.dense_weight,
-                "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
-                "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()}}
+        np.savez(
+            directory / "safety_classifier.npz",
+            coef=self.coef,
+            intercept=self.intercept,
+            words_idf=self.words.idf_,
+            chars_idf=self.chars.idf_,
+        )
+        meta = {
+            "labels": list(self.labels),
+            "dense_weight": self.dense_weight,
+            "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
+            "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()},
+        }
         (directory / "safety_classifier.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
@@ -165,5 +194,6 @@ class SafetyClassifier:
         chars = _vectorizer(CHARS, meta["chars_vocabulary"])
         words.idf_ = arrays["words_idf"]
         chars.idf_ = arrays["chars_idf"]
-        return cls(words, chars, arrays["coef"], arrays["intercept"], float(meta["dense_weight"]),
-                   tuple(meta["labels"]))
+        return cls(
+            words, chars, arrays["coef"], arrays["intercept"], float(meta["dense_weight"]), tuple(meta["labels"])
+        )

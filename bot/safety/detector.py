@@ -17,6 +17,7 @@ parsed by `_LookupParser` (the same tokens and lemmas as `nlp(text)`, faster). `
 keeps the single-Matcher path; the result is the same `DangerResult` either way
 (tests/test_danger_patterns.py checks it on the evaluation sets and the NLU data).
 """
+
 from __future__ import annotations
 
 import functools
@@ -328,8 +329,9 @@ class DangerDetector:
         found, excused = self._collect(doc, matches, exceptions)
         if len(found) > 1:
             # Which rule came first in the single Matcher's output sets the order of `matches`.
-            found, excused = self._collect(doc, self._rule_filter.joint_matcher(matched_rules, satisfied)(doc),
-                                           exceptions)
+            found, excused = self._collect(
+                doc, self._rule_filter.joint_matcher(matched_rules, satisfied)(doc), exceptions
+            )
         if not found:
             weak, weak_excused = self._weak_evidence_filtered(doc, satisfied)
             return DangerResult(tier=None, weak_evidence=weak, idiom=excused or weak_excused)
@@ -350,8 +352,9 @@ class DangerDetector:
             return DangerResult(tier=None, weak_evidence=weak, idiom=excused or weak_excused)
         return self._result(found)
 
-    def _collect(self, doc, matches: Iterable[Tuple[int, int, int]],
-                 exceptions: Dict[str, List[Tuple[int, int]]]) -> Tuple[Dict[str, DangerMatch], bool]:
+    def _collect(
+        self, doc, matches: Iterable[Tuple[int, int, int]], exceptions: Dict[str, List[Tuple[int, int]]]
+    ) -> Tuple[Dict[str, DangerMatch], bool]:
         """The first match of each rule that no `unless` of the rule excuses and, for a `negatable`
         rule, that no negation covers; whether any was excused."""
         vocab = self.nlp.vocab.strings
@@ -385,13 +388,18 @@ class DangerDetector:
         own = [m for m in matches if m.tier == TIER_OWN]
         # The writer's own violence ("I punched a wall next to her"): a violence rule that matched
         # inside the same words is theirs too, not someone else's against them.
-        escalating = [m for m in matches if m.tier in ESCALATION_TIERS
-                      and not (m.tier == TIER_VIOLENCE and any(_overlaps((m.start, m.end), [(o.start, o.end)]) for o in own))]
+        escalating = [
+            m
+            for m in matches
+            if m.tier in ESCALATION_TIERS
+            and not (m.tier == TIER_VIOLENCE and any(_overlaps((m.start, m.end), [(o.start, o.end)]) for o in own))
+        ]
         signs = tuple(sorted({m.category for m in matches if m.tier == TIER_SIGN}))
         categories = tuple(sorted({m.category for m in matches}))
         if not escalating:
-            return DangerResult(tier=None, categories=categories, matches=matches, weak_evidence=True,
-                                signs=signs, own=bool(own))
+            return DangerResult(
+                tier=None, categories=categories, matches=matches, weak_evidence=True, signs=signs, own=bool(own)
+            )
         tiers = {m.tier for m in escalating}
         if TIER_SELF_HARM in tiers and tiers & VIOLENCE_TIERS:
             # Self-harm together with violence or a child at risk: the most urgent reply,
@@ -441,7 +449,7 @@ class _SpecIndex:
         for spec in pattern:
             if len(spec) != 1:
                 continue  # optional ("OP"), or a kind of spec not indexed: no requirement
-            (name, value), = spec.items()
+            ((name, value),) = spec.items()
             if name not in self._ATTRS or not isinstance(value, dict) or list(value) != ["IN"]:
                 continue
             attr = self._ATTRS[name]
@@ -492,8 +500,12 @@ class _LookupParser:
         self._words: Dict[int, Tuple[int, int]] = {}
         if nlp.pipe_names == ["lemmatizer"]:
             lemmatizer = nlp.get_pipe("lemmatizer")
-            if (isinstance(lemmatizer, Lemmatizer) and lemmatizer.mode == "lookup"
-                    and not nlp.disabled and lemmatizer.lookups.has_table("lemma_lookup")):
+            if (
+                isinstance(lemmatizer, Lemmatizer)
+                and lemmatizer.mode == "lookup"
+                and not nlp.disabled
+                and lemmatizer.lookups.has_table("lemma_lookup")
+            ):
                 self._table = lemmatizer.lookups.get_table("lemma_lookup")
 
     def __call__(self, text: str) -> Tuple[Doc, Optional[List[Tuple[int, int]]]]:
@@ -533,8 +545,7 @@ class _Prefilter:
     every group.
     """
 
-    def __init__(self, nlp: Language, groups: List[Tuple[str, List[List[Dict[str, Any]]]]],
-                 index: _SpecIndex) -> None:
+    def __init__(self, nlp: Language, groups: List[Tuple[str, List[List[Dict[str, Any]]]]], index: _SpecIndex) -> None:
         self.groups: List[Tuple[str, Matcher]] = []
         self.vocab = nlp.vocab
         self._always: Set[int] = set()
@@ -586,7 +597,9 @@ class _Prefilter:
                     matcher.add(key, patterns)
         return matcher
 
-    def run(self, doc, satisfied: Set[int], only: Optional[Set[str]] = None) -> List[Tuple[str, List[Tuple[int, int, int]]]]:
+    def run(
+        self, doc, satisfied: Set[int], only: Optional[Set[str]] = None
+    ) -> List[Tuple[str, List[Tuple[int, int, int]]]]:
         """(key, matches) of each group with matches, in order; only the keys in `only` if given."""
         results = []
         for position in self.candidates(satisfied):
@@ -619,9 +632,35 @@ def _native(pattern: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 # A negation right before or inside a match: "never", "not", "n't", "no", "nt" (dont, didnt), and
 # the run-together forms the tokenizer keeps whole.
-_NEGATORS = frozenset({"not", "n't", "nt", "never", "no", "cannot", "dont", "didnt", "doesnt", "wont",
-                       "wouldnt", "cant", "couldnt", "hasnt", "havent", "hadnt", "isnt", "wasnt", "aint",
-                       "nobody", "neither", "nor", "without", "refrained", "refrain"})
+_NEGATORS = frozenset(
+    {
+        "not",
+        "n't",
+        "nt",
+        "never",
+        "no",
+        "cannot",
+        "dont",
+        "didnt",
+        "doesnt",
+        "wont",
+        "wouldnt",
+        "cant",
+        "couldnt",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "isnt",
+        "wasnt",
+        "aint",
+        "nobody",
+        "neither",
+        "nor",
+        "without",
+        "refrained",
+        "refrain",
+    }
+)
 # Where looking back for a negation stops: the start of another clause.
 _CLAUSE_BREAKS = frozenset({",", ".", ";", ":", "!", "?", "but", "and", "though", "although", "then", "-", "so"})
 NEGATION_LOOKBACK = 3

@@ -29,6 +29,7 @@ Two more readings before that, both without an action server:
 The decision never depends on an action server, a database or earlier turns (what adds up over a
 conversation is the dialogue's job: bot/data/rules/safety.yml).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,16 +37,22 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 import numpy as np
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import (ENTITIES, FEATURE_TYPE_SENTENCE, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY,
-                                       PREDICTED_CONFIDENCE_KEY, TEXT)
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -62,22 +69,53 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ANSWER_FIRST_INTENTS = frozenset({"ask_device_safety", "partner_nearby"})
 ANSWER_FIRST_MIN_CONFIDENCE = 0.5
 # The intent classifier's intents that stand for a class of the safety classifier (training data).
-INTENT_CLASSES = {"disclose_immediate_danger": "immediate", "disclose_violence": "violence",
-                  "disclose_self_harm": "self_harm", "disclose_child_at_risk": "child",
-                  "disclose_warning_sign": "sign", "disclose_own_violence": "own",
-                  "disclose_coercive_control": "sign"}
+INTENT_CLASSES = {
+    "disclose_immediate_danger": "immediate",
+    "disclose_violence": "violence",
+    "disclose_self_harm": "self_harm",
+    "disclose_child_at_risk": "child",
+    "disclose_warning_sign": "sign",
+    "disclose_own_violence": "own",
+    "disclose_coercive_control": "sign",
+}
 # Which of several kinds a reply names first: the gravest.
-KIND_PRIORITY = ("strangulation", "weapon", "threat_to_kill", "immediate", "sexual", "physical", "child", "threat",
-                 "named_abuse", "unsafe", "self_harm", "own_violence", "monitoring", "money", "isolation", "control",
-                 "sexual_coercion", "fear", "emotional", "hurt")
+KIND_PRIORITY = (
+    "strangulation",
+    "weapon",
+    "threat_to_kill",
+    "immediate",
+    "sexual",
+    "physical",
+    "child",
+    "threat",
+    "named_abuse",
+    "unsafe",
+    "self_harm",
+    "own_violence",
+    "monitoring",
+    "money",
+    "isolation",
+    "control",
+    "sexual_coercion",
+    "fear",
+    "emotional",
+    "hurt",
+)
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 MAX_SENTENCES = 6
 MIN_WORDS_TO_SPLIT = 20
 
 
-def override_intent(message: Message, intent_name: Text, source: Text, tier: Optional[Text] = None,
-                    categories: Optional[List[Text]] = None, classifier_confidence: Optional[float] = None,
-                    outcome: Optional[Text] = None, kinds: Sequence[Text] = ()) -> None:
+def override_intent(
+    message: Message,
+    intent_name: Text,
+    source: Text,
+    tier: Optional[Text] = None,
+    categories: Optional[List[Text]] = None,
+    classifier_confidence: Optional[float] = None,
+    outcome: Optional[Text] = None,
+    kinds: Sequence[Text] = (),
+) -> None:
     """Force `intent_name` as the message's intent and put it alone on top of the ranking."""
     previous = message.get(INTENT_RANKING_KEY) or []
     ranking = [{INTENT_NAME_KEY: intent_name, PREDICTED_CONFIDENCE_KEY: 1.0}]
@@ -91,23 +129,43 @@ def override_intent(message: Message, intent_name: Text, source: Text, tier: Opt
     mark(message, source, tier, categories, classifier_confidence, outcome, kinds)
 
 
-def mark(message: Message, source: Text, tier: Optional[Text] = None, categories: Optional[List[Text]] = None,
-         classifier_confidence: Optional[float] = None, outcome: Optional[Text] = None,
-         kinds: Sequence[Text] = ()) -> None:
+def mark(
+    message: Message,
+    source: Text,
+    tier: Optional[Text] = None,
+    categories: Optional[List[Text]] = None,
+    classifier_confidence: Optional[float] = None,
+    outcome: Optional[Text] = None,
+    kinds: Sequence[Text] = (),
+) -> None:
     """What the gate saw, for the actions (only the tier, outcome and kinds: never the text or
     what matched), and the `safety_kind` entity the replies name."""
     message.set(
         SAFETY_KEY,
-        {"source": source, "tier": tier, "categories": list(categories or []),
-         "classifier_confidence": classifier_confidence, "outcome": outcome, "kinds": list(kinds)},
+        {
+            "source": source,
+            "tier": tier,
+            "categories": list(categories or []),
+            "classifier_confidence": classifier_confidence,
+            "outcome": outcome,
+            "kinds": list(kinds),
+        },
         add_to_output=True,
     )
     if kinds:
         kinds = sorted(kinds, key=lambda k: KIND_PRIORITY.index(k) if k in KIND_PRIORITY else len(KIND_PRIORITY))
         text = message.get(TEXT) or ""
         entities = [e for e in (message.get(ENTITIES) or []) if e.get("entity") != KIND_ENTITY]
-        entities.append({"entity": KIND_ENTITY, "value": kinds[0], "start": 0, "end": len(text),
-                         "confidence_entity": 1.0, "extractor": "SafetyGate"})
+        entities.append(
+            {
+                "entity": KIND_ENTITY,
+                "value": kinds[0],
+                "start": 0,
+                "end": len(text),
+                "confidence_entity": 1.0,
+                "extractor": "SafetyGate",
+            }
+        )
         message.set(ENTITIES, entities, add_to_output=True)
 
 
@@ -157,9 +215,14 @@ class SafetyGate(GraphComponent):
             digest.update(path.read_bytes() if path.exists() else b"missing")
         return digest.hexdigest()
 
-    def __init__(self, config: Dict[Text, Any], detector: Optional[DangerDetector] = None,
-                 classifier: Optional[SafetyClassifier] = None, model_storage: Optional[ModelStorage] = None,
-                 resource: Optional[Resource] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        detector: Optional[DangerDetector] = None,
+        classifier: Optional[SafetyClassifier] = None,
+        model_storage: Optional[ModelStorage] = None,
+        resource: Optional[Resource] = None,
+    ) -> None:
         self._config = {**self.get_default_config(), **(config or {})}
         self._detector = detector
         self.classifier = classifier
@@ -168,8 +231,13 @@ class SafetyGate(GraphComponent):
         self._encoder = None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SafetyGate":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SafetyGate":
         # Load the spaCy pipeline, the patterns and the word lists with the model, not on the first message.
         language.warm_up()
         return cls(config, default_detector(), None, model_storage, resource)
@@ -213,10 +281,15 @@ class SafetyGate(GraphComponent):
             logger.warning("SafetyGate: too little training data for the safety classifier; patterns only")
             self.classifier = None
         else:
-            self.classifier = SafetyClassifier.train(texts, np.stack(vectors), labels, weights,
-                                                     C=float(self._config["C"]),
-                                                     dense_weight=float(self._config["dense_weight"]),
-                                                     balance=float(self._config["balance"]))
+            self.classifier = SafetyClassifier.train(
+                texts,
+                np.stack(vectors),
+                labels,
+                weights,
+                C=float(self._config["C"]),
+                dense_weight=float(self._config["dense_weight"]),
+                balance=float(self._config["balance"]),
+            )
         self.persist()
         return self._resource
 
@@ -234,8 +307,14 @@ class SafetyGate(GraphComponent):
                 self.classifier.save(Path(directory))
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SafetyGate":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "SafetyGate":
         language.warm_up()
         classifier = None
         try:
@@ -296,10 +375,15 @@ class SafetyGate(GraphComponent):
         if not result.tier and not result.signs and not result.own:
             spoken = language.detect(text)
             if not spoken.english:
-                danger = spoken.danger or (name in DANGER_INTENTS
-                                           and confidence >= self._config["intent_alone_threshold"])
-                override_intent(message, language.NON_ENGLISH_DANGER_INTENT if danger else language.NON_ENGLISH_INTENT,
-                                "language", categories=[spoken.language or "unknown"])
+                danger = spoken.danger or (
+                    name in DANGER_INTENTS and confidence >= self._config["intent_alone_threshold"]
+                )
+                override_intent(
+                    message,
+                    language.NON_ENGLISH_DANGER_INTENT if danger else language.NON_ENGLISH_INTENT,
+                    "language",
+                    categories=[spoken.language or "unknown"],
+                )
                 return
         if name in language.LANGUAGE_INTENTS:
             self._demote(message, language.LANGUAGE_INTENTS)
@@ -308,27 +392,47 @@ class SafetyGate(GraphComponent):
             confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
         probabilities = self.probabilities(text, _dense_vector(message))
         decision = triage.decide(result, probabilities, name, confidence, self._config)
-        if (decision.outcome != triage.CONTINUE and decision.source != "patterns" and name in ANSWER_FIRST_INTENTS
-                and confidence >= ANSWER_FIRST_MIN_CONFIDENCE):
+        if (
+            decision.outcome != triage.CONTINUE
+            and decision.source != "patterns"
+            and name in ANSWER_FIRST_INTENTS
+            and confidence >= ANSWER_FIRST_MIN_CONFIDENCE
+        ):
             # "He just got home, I have to go": the classifier's unease is not a disclosure; the
             # one-line reply (or the privacy answer) stands. Danger the patterns name still escalates.
-            decision = triage.Decision(triage.CHECK_IN if decision.outcome == triage.CHECK_IN else triage.CONTINUE,
-                                       None, decision.kinds, decision.source, decision.scores)
+            decision = triage.Decision(
+                triage.CHECK_IN if decision.outcome == triage.CHECK_IN else triage.CONTINUE,
+                None,
+                decision.kinds,
+                decision.source,
+                decision.scores,
+            )
             if decision.outcome == triage.CONTINUE:
                 return
         if decision.outcome == triage.CONTINUE:
             if name in triage.SAFETY_INTENTS:
                 self._demote(message, triage.SAFETY_INTENTS)
             return
-        if (decision.outcome == triage.CHECK_IN and name in ANSWER_FIRST_INTENTS
-                and confidence >= ANSWER_FIRST_MIN_CONFIDENCE):
+        if (
+            decision.outcome == triage.CHECK_IN
+            and name in ANSWER_FIRST_INTENTS
+            and confidence >= ANSWER_FIRST_MIN_CONFIDENCE
+        ):
             # "He checks my phone, how do I hide this chat?": the question is answered, and the
             # check-in follows it (bot/actions/safety.py), so the intent stands.
             mark(message, decision.source, None, list(result.categories), None, decision.outcome, decision.kinds)
             return
         kinds = decision.kinds or tuple(result.categories)
-        override_intent(message, decision.intent, decision.source, decision.tier, list(result.categories),
-                        classifier_confidence=None, outcome=decision.outcome, kinds=kinds)
+        override_intent(
+            message,
+            decision.intent,
+            decision.source,
+            decision.tier,
+            list(result.categories),
+            classifier_confidence=None,
+            outcome=decision.outcome,
+            kinds=kinds,
+        )
 
     @staticmethod
     def _demote(message: Message, intents: Any) -> None:
@@ -337,5 +441,9 @@ class SafetyGate(GraphComponent):
         if not ranking:
             return
         top = ranking[0]
-        message.set(INTENT, {INTENT_NAME_KEY: top[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]}, add_to_output=True)
+        message.set(
+            INTENT,
+            {INTENT_NAME_KEY: top[INTENT_NAME_KEY], PREDICTED_CONFIDENCE_KEY: top[PREDICTED_CONFIDENCE_KEY]},
+            add_to_output=True,
+        )
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

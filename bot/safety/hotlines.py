@@ -8,6 +8,7 @@ block of domain.yml:
     python -m bot.safety.hotlines check      # exit 1 if domain.yml is out of date
     python -m bot.safety.hotlines stale      # list entries not re-checked for 180 days
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,8 +46,7 @@ def load(path: Path = HOTLINES_FILE) -> Dict[str, Any]:
     return data
 
 
-def stale_entries(data: Dict[str, Any], today: Optional[dt.date] = None,
-                  days: int = STALE_AFTER_DAYS) -> List[str]:
+def stale_entries(data: Dict[str, Any], today: Optional[dt.date] = None, days: int = STALE_AFTER_DAYS) -> List[str]:
     """Entries whose `checked` date is older than `days` (for a warning, never a failure)."""
     today = today or dt.date.today()
     stale = []
@@ -135,8 +135,7 @@ def _texts(region: Optional[Dict[str, Any]], unknown: Dict[str, str]) -> Dict[st
         ),
         # A new disclosure after the full reply was shown in this conversation: short, with the line.
         "utter_disclosure_ack_immediate_danger": (
-            f"Thank you for telling me. If you are in danger right now: {emergency}. "
-            f"When you can: {dv_one}."
+            f"Thank you for telling me. If you are in danger right now: {emergency}. When you can: {dv_one}."
         ),
         "utter_disclosure_ack_violence": (
             "Thank you for telling me this too. It matters, and it isn't your fault. "
@@ -195,16 +194,15 @@ def _texts(region: Optional[Dict[str, Any]], unknown: Dict[str, str]) -> Dict[st
             f"Free, confidential help:\n{dv}\n"
             f"If you are thinking about ending your life:\n{crisis}"
         ),
-        "utter_hotline_reminder": (
-            f"If you ever feel unsafe, {emergency}, or reach out to:\n{dv}"
-        ),
+        "utter_hotline_reminder": (f"If you ever feel unsafe, {emergency}, or reach out to:\n{dv}"),
     }
     return texts
 
 
 # The generated replies that carry hotlines (the Slack channel's privacy note goes before them).
-SAFETY_RESPONSES = frozenset(_texts(None, {"emergency": "", "domestic_violence": "", "suicide_crisis": "",
-                                            "own_behaviour": ""}))
+SAFETY_RESPONSES = frozenset(
+    _texts(None, {"emergency": "", "domestic_violence": "", "suicide_crisis": "", "own_behaviour": ""})
+)
 # Buttons of the generated responses.
 BUTTONS = {
     "utter_ask_feels_safe_with_partner": [
@@ -226,13 +224,17 @@ def render_block(data: Dict[str, Any]) -> str:
         for code in list(data["regions"]) + ["other"]:
             if code == default:
                 continue
-            variations.append({
-                "condition": [{"type": "slot", "name": "region", "value": code}],
-                "text": per_region[code][name],
-                **({"buttons": BUTTONS[name]} if name in BUTTONS else {}),
-            })
+            variations.append(
+                {
+                    "condition": [{"type": "slot", "name": "region", "value": code}],
+                    "text": per_region[code][name],
+                    **({"buttons": BUTTONS[name]} if name in BUTTONS else {}),
+                }
+            )
         # The unconditioned variation is the default region's (the slot's initial value).
-        variations.append({"text": per_region[default][name], **({"buttons": BUTTONS[name]} if name in BUTTONS else {})})
+        variations.append(
+            {"text": per_region[default][name], **({"buttons": BUTTONS[name]} if name in BUTTONS else {})}
+        )
         dumped = yaml.safe_dump({name: variations}, sort_keys=False, allow_unicode=True, width=1000)
         out.extend("  " + line + "\n" for line in dumped.rstrip("\n").split("\n"))
     out.append(END)

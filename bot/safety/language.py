@@ -15,6 +15,7 @@ Danger words are checked on any message that is not clearly English, whatever it
 
 Measured on tests/safety/language_eval.yml (tests/test_language.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,10 +39,51 @@ NON_ENGLISH_DATA = "non_english.yml"  # the examples of the non_english intents:
 
 # spaCy languages whose stop words are checked (function words, so they say a lot in few words).
 STOPWORD_LANGUAGES = ("es", "fr", "de", "pt", "it", "nl", "pl", "tr", "sv", "da", "ro", "id")
-CHAT_WORDS = {"lol", "idk", "dunno", "gonna", "wanna", "gotta", "hey", "ok", "okay", "pls", "plz",
-              "thx", "ty", "u", "ur", "im", "ive", "dont", "wont", "cant", "didnt", "doesnt", "isnt",
-              "hes", "shes", "theyre", "thats", "whats", "bf", "gf", "hubby", "wifey", "omg", "tbh",
-              "btw", "yeah", "yep", "nope", "nah", "hmm", "umm", "uh", "ugh"}
+CHAT_WORDS = {
+    "lol",
+    "idk",
+    "dunno",
+    "gonna",
+    "wanna",
+    "gotta",
+    "hey",
+    "ok",
+    "okay",
+    "pls",
+    "plz",
+    "thx",
+    "ty",
+    "u",
+    "ur",
+    "im",
+    "ive",
+    "dont",
+    "wont",
+    "cant",
+    "didnt",
+    "doesnt",
+    "isnt",
+    "hes",
+    "shes",
+    "theyre",
+    "thats",
+    "whats",
+    "bf",
+    "gf",
+    "hubby",
+    "wifey",
+    "omg",
+    "tbh",
+    "btw",
+    "yeah",
+    "yep",
+    "nope",
+    "nah",
+    "hmm",
+    "umm",
+    "uh",
+    "ugh",
+}
 # The intents the safety gate sets (domain.yml); never predicted by the classifier on its own.
 NON_ENGLISH_INTENT = "non_english"
 NON_ENGLISH_DANGER_INTENT = "non_english_danger"
@@ -56,7 +98,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 class LanguageResult:
     english: bool
     language: Optional[str] = None  # ISO code or script name when not English and known
-    danger: bool = False            # a danger phrase of danger_multilingual.yml matched
+    danger: bool = False  # a danger phrase of danger_multilingual.yml matched
 
 
 def _normalise(text: str) -> str:
@@ -86,8 +128,8 @@ def _script_counts(letters: List[str]) -> Dict[str, int]:
 
 @functools.lru_cache(maxsize=1)
 def english_words() -> FrozenSet[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
     import spacy_lookups_data
+    from spacy.lang.en.stop_words import STOP_WORDS
 
     words = set(STOP_WORDS) | CHAT_WORDS
     table = Path(spacy_lookups_data.__file__).parent / "data" / "en_lemma_lookup.json.gz"

@@ -15,6 +15,7 @@ Every reply that must carry a hotline is a domain response (domain.yml, generate
 hotlines.yml), sent by Rasa before any custom action, so it works with the action server down;
 `action_log_safety_flag` only adds to it (records the flag, names grave signs, offers support).
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,15 @@ HEADER = """\
 # acknowledgement and a second quiet sign into an escalation. The replies with hotlines are domain
 # responses (no action server needed); action_log_safety_flag only adds to them.
 """
-FORMS = ["onboarding_form", "reflection_form", "start_over_form", "action_two_stage_fallback", "practice_form",
-         "safety_checkin_form", "reopen_form"]
+FORMS = [
+    "onboarding_form",
+    "reflection_form",
+    "start_over_form",
+    "action_two_stage_fallback",
+    "practice_form",
+    "safety_checkin_form",
+    "reopen_form",
+]
 LOG = "action_log_safety_flag"
 # The same action under a second name, for the rules where signs add up: it moves safety_level from
 # sign to replied, which those rules must say (Rasa checks that every rule of one action says the
@@ -50,8 +58,9 @@ ESCALATIONS = {
 }
 
 
-def _rule(name: str, steps: List[Dict[str, Any]], form: Optional[str] = None,
-          slots: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def _rule(
+    name: str, steps: List[Dict[str, Any]], form: Optional[str] = None, slots: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
     condition: List[Dict[str, Any]] = []
     if form:
         condition.append({"active_loop": form})
@@ -73,65 +82,147 @@ def rules() -> List[Dict[str, Any]]:
     for form in [None] + FORMS:
         for intent, (first, short) in ESCALATIONS.items():
             topic = intent.replace("disclose_", "").replace("_", " ")
-            out.append(_rule(f"escalate {topic}", [{"intent": intent}, {"action": first}] + _leave(form)
-                             + [{"action": LOG}], form))
-            out.append(_rule(f"{topic} again after the full reply: short, with the line",
-                             [{"intent": intent}, {"action": short}] + _leave(form) + [{"action": LOG}], form,
-                             {"safety_level": "replied"}))
+            out.append(
+                _rule(
+                    f"escalate {topic}",
+                    [{"intent": intent}, {"action": first}] + _leave(form) + [{"action": LOG}],
+                    form,
+                )
+            )
+            out.append(
+                _rule(
+                    f"{topic} again after the full reply: short, with the line",
+                    [{"intent": intent}, {"action": short}] + _leave(form) + [{"action": LOG}],
+                    form,
+                    {"safety_level": "replied"},
+                )
+            )
         # One quiet sign: check in (inside the check-in itself, a second sign escalates).
         if form == "safety_checkin_form":
-            out.append(_rule("a second quiet sign before the check-in is answered: coercive control",
-                             [{"intent": "disclose_warning_sign"}, {"action": "utter_escalate_control"}]
-                             + _leave(form) + [{"action": LOG_SIGNS}, SAYS_REPLIED], form))
+            out.append(
+                _rule(
+                    "a second quiet sign before the check-in is answered: coercive control",
+                    [{"intent": "disclose_warning_sign"}, {"action": "utter_escalate_control"}]
+                    + _leave(form)
+                    + [{"action": LOG_SIGNS}, SAYS_REPLIED],
+                    form,
+                )
+            )
         else:
-            out.append(_rule("one quiet sign: name it gently and check in",
-                             [{"intent": "disclose_warning_sign"}, {"action": "utter_check_in_named"}]
-                             + _leave(form)
-                             + [{"action": "safety_checkin_form"}, {"active_loop": "safety_checkin_form"}], form))
+            out.append(
+                _rule(
+                    "one quiet sign: name it gently and check in",
+                    [{"intent": "disclose_warning_sign"}, {"action": "utter_check_in_named"}]
+                    + _leave(form)
+                    + [{"action": "safety_checkin_form"}, {"active_loop": "safety_checkin_form"}],
+                    form,
+                )
+            )
         # The action moves safety_level from sign to replied: said in the rule (LOG_SIGNS), or the
         # rule would no longer match when Rasa predicts what comes after it (the fallback would answer).
-        out.append(_rule("a quiet sign after an earlier one or a worrying screen: coercive control",
-                         [{"intent": "disclose_warning_sign"}, {"action": "utter_escalate_control"}] + _leave(form)
-                         + [{"action": LOG_SIGNS}, SAYS_REPLIED], form, {"safety_level": "sign"}))
+        out.append(
+            _rule(
+                "a quiet sign after an earlier one or a worrying screen: coercive control",
+                [{"intent": "disclose_warning_sign"}, {"action": "utter_escalate_control"}]
+                + _leave(form)
+                + [{"action": LOG_SIGNS}, SAYS_REPLIED],
+                form,
+                {"safety_level": "sign"},
+            )
+        )
         for level in ("flagged", "replied"):
-            out.append(_rule(f"a quiet sign when already {level}: acknowledge, with the line",
-                             [{"intent": "disclose_warning_sign"}, {"action": "utter_disclosure_ack_violence"}]
-                             + _leave(form) + [{"action": LOG}], form, {"safety_level": level}))
+            out.append(
+                _rule(
+                    f"a quiet sign when already {level}: acknowledge, with the line",
+                    [{"intent": "disclose_warning_sign"}, {"action": "utter_disclosure_ack_violence"}]
+                    + _leave(form)
+                    + [{"action": LOG}],
+                    form,
+                    {"safety_level": level},
+                )
+            )
         # The partner is near: one line, nothing long on the screen.
-        out.append(_rule("the partner is near: one short line", [{"intent": "partner_nearby"},
-                                                                   {"action": "utter_partner_nearby"}] + _leave(form), form))
+        out.append(
+            _rule(
+                "the partner is near: one short line",
+                [{"intent": "partner_nearby"}, {"action": "utter_partner_nearby"}] + _leave(form),
+                form,
+            )
+        )
         # Keeping the chat private: answered at once; outside a form, a quiet sign in the same
         # message is checked in about after it.
         if form:
-            out.append(_rule("keeping the chat private: answered, then the form goes on",
-                             [{"intent": "ask_device_safety"}, {"action": "utter_device_safety"},
-                              {"action": form}, {"active_loop": form}], form))
+            out.append(
+                _rule(
+                    "keeping the chat private: answered, then the form goes on",
+                    [
+                        {"intent": "ask_device_safety"},
+                        {"action": "utter_device_safety"},
+                        {"action": form},
+                        {"active_loop": form},
+                    ],
+                    form,
+                )
+            )
         else:
-            out.append(_rule("keeping the chat private", [{"intent": "ask_device_safety"},
-                                                          {"action": "utter_device_safety"},
-                                                          {"action": "action_device_safety_followup"}]))
+            out.append(
+                _rule(
+                    "keeping the chat private",
+                    [
+                        {"intent": "ask_device_safety"},
+                        {"action": "utter_device_safety"},
+                        {"action": "action_device_safety_followup"},
+                    ],
+                )
+            )
     # Outside the forms only.
     out += [
-        _rule("why no couples therapy, after a flag: the reason and what to do instead",
-              [{"intent": "ask_why_no_couples_therapy"}, {"action": "utter_why_no_couples_therapy"}],
-              slots={"violence_flag": True}),
-        _rule("why the safety questions: nothing is closed", [{"intent": "ask_why_no_couples_therapy"},
-                                                              {"action": "utter_why_we_screen"}],
-              slots={"violence_flag": False}),
-        _rule("someone in danger says they are fine: the flag stays, said once and kindly",
-              [{"intent": "deny_danger"}, {"action": "action_respond_to_denial"}], slots={"violence_flag": True}),
-        _rule("someone never flagged says they are fine", [{"intent": "deny_danger"}, {"action": "utter_glad_you_are_ok"}],
-              slots={"violence_flag": False}),
-        _rule("a specific statement that it was a misunderstanding: check, with questions",
-              [{"intent": "retract_disclosure"}, {"action": "action_reconsider_flag"}]),
+        _rule(
+            "why no couples therapy, after a flag: the reason and what to do instead",
+            [{"intent": "ask_why_no_couples_therapy"}, {"action": "utter_why_no_couples_therapy"}],
+            slots={"violence_flag": True},
+        ),
+        _rule(
+            "why the safety questions: nothing is closed",
+            [{"intent": "ask_why_no_couples_therapy"}, {"action": "utter_why_we_screen"}],
+            slots={"violence_flag": False},
+        ),
+        _rule(
+            "someone in danger says they are fine: the flag stays, said once and kindly",
+            [{"intent": "deny_danger"}, {"action": "action_respond_to_denial"}],
+            slots={"violence_flag": True},
+        ),
+        _rule(
+            "someone never flagged says they are fine",
+            [{"intent": "deny_danger"}, {"action": "utter_glad_you_are_ok"}],
+            slots={"violence_flag": False},
+        ),
+        _rule(
+            "a specific statement that it was a misunderstanding: check, with questions",
+            [{"intent": "retract_disclosure"}, {"action": "action_reconsider_flag"}],
+        ),
         _rule("support just for me", [{"intent": "ask_individual_support"}, {"action": "utter_individual_support"}]),
         _rule("not sure, outside a question", [{"intent": "unsure"}, {"action": "utter_no_problem"}]),
-        _rule("the check-in is answered", [{"action": "safety_checkin_form"}, {"active_loop": None},
-                                           {"slot_was_set": [{"requested_slot": None}]},
-                                           {"action": "action_checkin_outcome"}], "safety_checkin_form"),
-        _rule("the reopening questions are answered", [{"action": "reopen_form"}, {"active_loop": None},
-                                                       {"slot_was_set": [{"requested_slot": None}]},
-                                                       {"action": "action_reopen_outcome"}], "reopen_form"),
+        _rule(
+            "the check-in is answered",
+            [
+                {"action": "safety_checkin_form"},
+                {"active_loop": None},
+                {"slot_was_set": [{"requested_slot": None}]},
+                {"action": "action_checkin_outcome"},
+            ],
+            "safety_checkin_form",
+        ),
+        _rule(
+            "the reopening questions are answered",
+            [
+                {"action": "reopen_form"},
+                {"active_loop": None},
+                {"slot_was_set": [{"requested_slot": None}]},
+                {"action": "action_reopen_outcome"},
+            ],
+            "reopen_form",
+        ),
     ]
     return out
 

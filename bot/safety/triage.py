@@ -20,13 +20,13 @@ Outcomes (and the intent the gate sets for each):
 Thresholds are the gate's options (config.yml), chosen on the development split of the real-world
 corpus (docs/safety-evaluation.md); the test split is looked at once per change.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from bot.safety.detector import (TIER_CHILD, TIER_IMMEDIATE, TIER_SELF_HARM, TIER_VIOLENCE, TIER_TO_INTENT,
-                                 DangerResult)
+from bot.safety.detector import TIER_CHILD, TIER_IMMEDIATE, TIER_SELF_HARM, TIER_TO_INTENT, TIER_VIOLENCE, DangerResult
 
 ESCALATE = "escalate"
 COERCIVE_CONTROL = "coercive_control"
@@ -44,8 +44,9 @@ SAFETY_INTENTS = frozenset(TIER_TO_INTENT.values()) | frozenset(OUTCOME_INTENTS.
 CLASS_TIERS = {"violence": TIER_VIOLENCE, "immediate": TIER_IMMEDIATE, "child": TIER_CHILD, "self_harm": TIER_SELF_HARM}
 # Replies that must never answer a message with a risk signal (issue: a disclosure must not be
 # met with "that sounds frustrating" or "not sure I understood").
-ORDINARY_REPLY_INTENTS = frozenset({"describe_conflict", "report_objection_hopeless", "nlu_fallback", "out_of_scope",
-                                    "describe_situation"})
+ORDINARY_REPLY_INTENTS = frozenset(
+    {"describe_conflict", "report_objection_hopeless", "nlu_fallback", "out_of_scope", "describe_situation"}
+)
 GENERAL_KIND = "general"
 
 DEFAULTS: Dict[str, float] = {
@@ -79,9 +80,9 @@ DEFAULTS: Dict[str, float] = {
 @dataclass(frozen=True)
 class Decision:
     outcome: str
-    tier: Optional[str] = None          # for escalate
-    kinds: Tuple[str, ...] = ()         # quiet signs, or danger categories, named in the reply
-    source: str = "none"                # patterns, classifier, intent, or none
+    tier: Optional[str] = None  # for escalate
+    kinds: Tuple[str, ...] = ()  # quiet signs, or danger categories, named in the reply
+    source: str = "none"  # patterns, classifier, intent, or none
     scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
@@ -98,8 +99,13 @@ def _most_urgent(tiers) -> str:
     raise ValueError(tiers)
 
 
-def decide(result: DangerResult, probabilities: Optional[Mapping[str, float]] = None, intent: Optional[str] = None,
-           confidence: float = 0.0, thresholds: Optional[Mapping[str, Any]] = None) -> Decision:
+def decide(
+    result: DangerResult,
+    probabilities: Optional[Mapping[str, float]] = None,
+    intent: Optional[str] = None,
+    confidence: float = 0.0,
+    thresholds: Optional[Mapping[str, Any]] = None,
+) -> Decision:
     """The triage of one message (see the module docstring)."""
     t = {**DEFAULTS, **(thresholds or {})}
     floor = t["excused_threshold"] if result.idiom else None if result.weak_evidence else t["no_risk_word_threshold"]
@@ -116,9 +122,10 @@ def decide(result: DangerResult, probabilities: Optional[Mapping[str, float]] = 
     # 1. The patterns name explicit danger: escalate on their tier.
     if result.tier:
         tier = result.tier
-        if (tier in (TIER_VIOLENCE, TIER_CHILD)
-                and (p.get("immediate", 0.0) >= t["raise_to_immediate_threshold"]
-                     or (intent == TIER_TO_INTENT[TIER_IMMEDIATE] and confidence >= t["raise_to_immediate_threshold"]))):
+        if tier in (TIER_VIOLENCE, TIER_CHILD) and (
+            p.get("immediate", 0.0) >= t["raise_to_immediate_threshold"]
+            or (intent == TIER_TO_INTENT[TIER_IMMEDIATE] and confidence >= t["raise_to_immediate_threshold"])
+        ):
             # The classifier reads it as happening now or life-threatening: the more urgent reply
             # (it carries every line of the others). A reading can only raise a tier, never lower it.
             tier = TIER_IMMEDIATE
@@ -148,14 +155,21 @@ def decide(result: DangerResult, probabilities: Optional[Mapping[str, float]] = 
         return Decision(COERCIVE_CONTROL, TIER_VIOLENCE, tuple(result.signs), "patterns", scores)
     if result.signs:
         return Decision(CHECK_IN, None, tuple(result.signs), "patterns", scores)
-    coaching = (intent is not None and intent not in ORDINARY_REPLY_INTENTS and intent not in SAFETY_INTENTS
-                and confidence >= t["coaching_intent_threshold"])
+    coaching = (
+        intent is not None
+        and intent not in ORDINARY_REPLY_INTENTS
+        and intent not in SAFETY_INTENTS
+        and confidence >= t["coaching_intent_threshold"]
+    )
     if p_sign + p_escalate >= t["check_in_threshold"] and not coaching:
         return Decision(CHECK_IN, None, (GENERAL_KIND,), "classifier", scores)
     if intent == WARNING_SIGN_INTENT and confidence >= t["intent_alone_threshold"] and not result.idiom:
         return Decision(CHECK_IN, None, (GENERAL_KIND,), "intent", scores)
-    if (result.weak_evidence and (intent in ORDINARY_REPLY_INTENTS or confidence < 0.3)
-            and p_sign + p_escalate + p_self_harm >= t["risk_word_check_in_threshold"]):
+    if (
+        result.weak_evidence
+        and (intent in ORDINARY_REPLY_INTENTS or confidence < 0.3)
+        and p_sign + p_escalate + p_self_harm >= t["risk_word_check_in_threshold"]
+    ):
         # A risk word in a message that would get an ordinary reply: ask rather than coach.
         return Decision(CHECK_IN, None, (GENERAL_KIND,), "classifier", scores)
     return Decision(CONTINUE, None, (), "none", scores)

@@ -13,6 +13,7 @@ Weather, as GOV.UK's pattern suggests). Every response says no-store and no-refe
 has a Content-Security-Policy that allows scripts from this server only (plus its one nonce'd
 settings line) and connections to the Rasa server only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,9 +47,7 @@ class WidgetBuildError(RuntimeError):
 def widget_bundle() -> bytes:
     """socket.io-client, then the widget, as one script (source-map comments dropped)."""
     if not SOCKET_IO_CLIENT.exists():
-        raise WidgetBuildError(
-            f"{SOCKET_IO_CLIENT} is missing; run `make setup` (npm ci in bot/web) first"
-        )
+        raise WidgetBuildError(f"{SOCKET_IO_CLIENT} is missing; run `make setup` (npm ci in bot/web) first")
     client = SOCKET_IO_CLIENT.read_text(encoding="utf-8")
     client = re.sub(r"//# sourceMappingURL=\S+\s*$", "", client)
     widget = (STATIC / "chat-widget.js").read_text(encoding="utf-8")
@@ -93,10 +92,12 @@ def demo_page() -> Tuple[bytes, str]:
     nonce = secrets.token_urlsafe(16)
     settings = page_settings()
     text = (STATIC / "index.html").read_text(encoding="utf-8")
-    text = (text.replace("__PAGE_TITLE__", html.escape(f"Couples therapy coach - {settings['practiceName']}"))
-                .replace("__PRACTICE_NAME__", html.escape(str(settings["practiceName"])))
-                .replace("__NONCE__", nonce)
-                .replace("__SETTINGS__", script_json(settings)))
+    text = (
+        text.replace("__PAGE_TITLE__", html.escape(f"Couples therapy coach - {settings['practiceName']}"))
+        .replace("__PRACTICE_NAME__", html.escape(str(settings["practiceName"])))
+        .replace("__NONCE__", nonce)
+        .replace("__SETTINGS__", script_json(settings))
+    )
     http_origin, ws_origin = origin_of(str(settings["serverUrl"]))
     csp = (
         "default-src 'self'; "
@@ -144,7 +145,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
         except WidgetBuildError as error:
             logger.error("%s", error)
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"The chat widget is not built yet.", "text/plain; charset=utf-8", head)
+            self._send(
+                HTTPStatus.SERVICE_UNAVAILABLE, b"The chat widget is not built yet.", "text/plain; charset=utf-8", head
+            )
             return
         self._send(HTTPStatus.OK, body, ctype, head, csp)
 

@@ -5,6 +5,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,8 +19,13 @@ def upgrade() -> None:
     op.create_table(
         "resume_codes",
         sa.Column("code_hash", sa.String(128), primary_key=True),
-        sa.Column("sender_id", sa.String(255), sa.ForeignKey("users.sender_id", ondelete="CASCADE"),
-                  nullable=False, unique=True),
+        sa.Column(
+            "sender_id",
+            sa.String(255),
+            sa.ForeignKey("users.sender_id", ondelete="CASCADE"),
+            nullable=False,
+            unique=True,
+        ),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
     op.create_table(

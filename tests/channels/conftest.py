@@ -11,6 +11,7 @@ real APIs; nothing reaches api.telegram.org or slack.com.
 Started once per session (about 40 s: the action server, then Rasa). Locally the tests skip when
 no model is trained; under CI=true that is a failure, never a skip.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -97,14 +98,20 @@ class FakeAPI:
         if service == "slack":
             return 200, {"ok": True, "channel": params.get("channel"), "ts": f"{time.time():.6f}"}
         if method == "sendMessage":
-            message = {"message_id": next(self._ids), "date": int(time.time()),
-                       "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params.get("text", "")}
+            message = {
+                "message_id": next(self._ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private"},
+                "text": params.get("text", ""),
+            }
             return 200, {"ok": True, "result": message}
         if method == "deleteMessage" and (str(params["chat_id"]), int(params["message_id"])) in self.undeletable:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message can't be deleted"}
         if method == "getMe":
-            return 200, {"ok": True, "result": {"id": TELEGRAM_BOT_ID, "is_bot": True, "first_name": "Coach",
-                                                "username": "CoachTestBot"}}
+            return 200, {
+                "ok": True,
+                "result": {"id": TELEGRAM_BOT_ID, "is_bot": True, "first_name": "Coach", "username": "CoachTestBot"},
+            }
         return 200, {"ok": True, "result": True}
 
     def mark(self) -> int:
@@ -114,8 +121,11 @@ class FakeAPI:
     def since(self, mark: int, service: Optional[str] = None, method: Optional[str] = None) -> List[Dict[str, Any]]:
         with self.lock:
             calls = list(self.calls[mark:])
-        return [c for c in calls if (service is None or c["service"] == service)
-                and (method is None or c["method"] == method)]
+        return [
+            c
+            for c in calls
+            if (service is None or c["service"] == service) and (method is None or c["method"] == method)
+        ]
 
     def wait(self, condition: Callable[[], Any], timeout: float = 60, what: str = "the expected API calls") -> Any:
         """Poll until `condition()` is truthy (the Slack channel replies from a background task)."""
@@ -173,17 +183,20 @@ def bot(tmp_path_factory):
     upgrade(f"sqlite:///{work / 'progress.db'}")
     fake = FakeAPI()
     message_db = work / "var" / "telegram_messages.db"
-    servers = Servers(work, extra_env=dict(
-        TELEGRAM_TOKEN=TELEGRAM_TOKEN,
-        TELEGRAM_WEBHOOK_URL=TELEGRAM_WEBHOOK_URL,
-        TELEGRAM_SECRET_TOKEN=TELEGRAM_SECRET,
-        TELEGRAM_BOT_NAME="CoachTestBot",
-        TELEGRAM_API_URL=fake.url,
-        TELEGRAM_MESSAGE_DB=str(message_db),
-        SLACK_TOKEN=SLACK_TOKEN,
-        SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
-        SLACK_API_URL=fake.url + "/api/",
-    ))
+    servers = Servers(
+        work,
+        extra_env=dict(
+            TELEGRAM_TOKEN=TELEGRAM_TOKEN,
+            TELEGRAM_WEBHOOK_URL=TELEGRAM_WEBHOOK_URL,
+            TELEGRAM_SECRET_TOKEN=TELEGRAM_SECRET,
+            TELEGRAM_BOT_NAME="CoachTestBot",
+            TELEGRAM_API_URL=fake.url,
+            TELEGRAM_MESSAGE_DB=str(message_db),
+            SLACK_TOKEN=SLACK_TOKEN,
+            SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
+            SLACK_API_URL=fake.url + "/api/",
+        ),
+    )
     try:
         servers.start()
         fake.wait(lambda: fake.since(0, "telegram", "setMyCommands"), timeout=30)
@@ -198,11 +211,14 @@ def bot(tmp_path_factory):
 _update_ids = itertools.count(1)
 
 
-def telegram_message(chat_id: int, message_id: int, text: Optional[str] = None, chat_type: str = "private",
-                     **extra: Any) -> Dict[str, Any]:
+def telegram_message(
+    chat_id: int, message_id: int, text: Optional[str] = None, chat_type: str = "private", **extra: Any
+) -> Dict[str, Any]:
     user = {"id": chat_id, "is_bot": False, "first_name": "Sam", "language_code": "en"}
     message: Dict[str, Any] = {
-        "message_id": message_id, "from": user, "date": int(time.time()),
+        "message_id": message_id,
+        "from": user,
+        "date": int(time.time()),
         "chat": {"id": chat_id, "first_name": "Sam", "type": chat_type},
     }
     if text is not None:
@@ -221,7 +237,9 @@ def telegram_button_press(chat_id: int, message_id: int, data: str) -> Dict[str,
             "id": f"cbq-{next(_update_ids)}",
             "from": {"id": chat_id, "is_bot": False, "first_name": "Sam"},
             "message": {
-                "message_id": message_id, "date": int(time.time()), "text": "...",
+                "message_id": message_id,
+                "date": int(time.time()),
+                "text": "...",
                 "from": {"id": TELEGRAM_BOT_ID, "is_bot": True, "first_name": "Coach", "username": "CoachTestBot"},
                 "chat": {"id": chat_id, "first_name": "Sam", "type": "private"},
             },
@@ -242,13 +260,20 @@ def post_telegram(bot: Bot, update: Any, secret: Optional[str] = TELEGRAM_SECRET
 
 # --- Slack requests, signed as Slack signs them (v0 HMAC-SHA256 of "v0:<timestamp>:<body>") ------
 
+
 def slack_signature(body: bytes, timestamp: int, secret: str = SLACK_SIGNING_SECRET) -> str:
     base = f"v0:{timestamp}:".encode() + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def post_slack(bot: Bot, body: bytes, content_type: str = "application/json", timestamp: Optional[int] = None,
-               signature: Optional[str] = None, signed: bool = True) -> Tuple[int, bytes]:
+def post_slack(
+    bot: Bot,
+    body: bytes,
+    content_type: str = "application/json",
+    timestamp: Optional[int] = None,
+    signature: Optional[str] = None,
+    signed: bool = True,
+) -> Tuple[int, bytes]:
     timestamp = int(time.time()) if timestamp is None else timestamp
     headers = {"Content-Type": content_type}
     if signed:
@@ -260,25 +285,49 @@ def post_slack(bot: Bot, body: bytes, content_type: str = "application/json", ti
 def slack_dm(user: str, text: str) -> bytes:
     """An Events API `message.im` event: the user wrote to the bot in its direct-message channel."""
     ts = f"{time.time():.6f}"
-    return json.dumps({
-        "token": "verification-token-unused", "team_id": "T0TEST", "api_app_id": "A0TEST",
-        "event": {"type": "message", "channel": f"D{user}", "user": user, "text": text, "ts": ts,
-                  "event_ts": ts, "channel_type": "im", "client_msg_id": f"m-{ts}"},
-        "type": "event_callback", "event_id": f"Ev{ts.replace('.', '')}", "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": "T0TEST", "user_id": "U0BOT", "is_bot": True}],
-    }).encode()
+    return json.dumps(
+        {
+            "token": "verification-token-unused",
+            "team_id": "T0TEST",
+            "api_app_id": "A0TEST",
+            "event": {
+                "type": "message",
+                "channel": f"D{user}",
+                "user": user,
+                "text": text,
+                "ts": ts,
+                "event_ts": ts,
+                "channel_type": "im",
+                "client_msg_id": f"m-{ts}",
+            },
+            "type": "event_callback",
+            "event_id": f"Ev{ts.replace('.', '')}",
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": "T0TEST", "user_id": "U0BOT", "is_bot": True}],
+        }
+    ).encode()
 
 
 def slack_button_press(user: str, value: str) -> bytes:
     """An interactivity `block_actions` payload (form-encoded): the user pressed a button."""
     ts = f"{time.time():.6f}"
     payload = {
-        "type": "block_actions", "team": {"id": "T0TEST"},
+        "type": "block_actions",
+        "team": {"id": "T0TEST"},
         "user": {"id": user, "username": "sam", "team_id": "T0TEST"},
-        "api_app_id": "A0TEST", "container": {"type": "message", "message_ts": ts, "channel_id": f"D{user}"},
+        "api_app_id": "A0TEST",
+        "container": {"type": "message", "message_ts": ts, "channel_id": f"D{user}"},
         "channel": {"id": f"D{user}", "name": "directmessage"},
         "message": {"type": "message", "ts": ts, "text": "...", "bot_id": "B0TEST"},
-        "actions": [{"type": "button", "action_id": "a1", "block_id": "b1", "value": value,
-                     "text": {"type": "plain_text", "text": "..."}, "action_ts": ts}],
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "a1",
+                "block_id": "b1",
+                "value": value,
+                "text": {"type": "plain_text", "text": "..."},
+                "action_ts": ts,
+            }
+        ],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()

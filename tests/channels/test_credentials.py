@@ -1,4 +1,5 @@
 """`python -m bot.channels.credentials`: channels only when fully configured, no secrets on disk."""
+
 from __future__ import annotations
 
 import hashlib
@@ -55,11 +56,14 @@ def test_both_channels_reference_the_environment_and_rasa_reads_the_values(paths
 
     loaded = rasa.shared.utils.io.read_config_file(paths[1])
     assert loaded["bot.channels.telegram.TelegramChannel"] == {
-        "access_token": TELEGRAM["TELEGRAM_TOKEN"], "webhook_url": TELEGRAM["TELEGRAM_WEBHOOK_URL"],
-        "secret_token": TELEGRAM["TELEGRAM_SECRET_TOKEN"], "bot_name": "CoachBot",
+        "access_token": TELEGRAM["TELEGRAM_TOKEN"],
+        "webhook_url": TELEGRAM["TELEGRAM_WEBHOOK_URL"],
+        "secret_token": TELEGRAM["TELEGRAM_SECRET_TOKEN"],
+        "bot_name": "CoachBot",
     }
     assert loaded["bot.channels.slack.SlackChannel"] == {
-        "slack_token": SLACK["SLACK_TOKEN"], "slack_signing_secret": SLACK["SLACK_SIGNING_SECRET"],
+        "slack_token": SLACK["SLACK_TOKEN"],
+        "slack_signing_secret": SLACK["SLACK_SIGNING_SECRET"],
     }
     assert "rest" in loaded and "bot.channels.socketio.SocketIOChannel" in loaded
 
@@ -71,13 +75,16 @@ def test_one_channel_alone(paths):
     assert "bot.channels.telegram.TelegramChannel" not in loaded
 
 
-@pytest.mark.parametrize("env, missing", [
-    ({k: v for k, v in TELEGRAM.items() if k != "TELEGRAM_SECRET_TOKEN"}, ["TELEGRAM_SECRET_TOKEN"]),
-    ({"TELEGRAM_TOKEN": TELEGRAM["TELEGRAM_TOKEN"]}, ["TELEGRAM_WEBHOOK_URL", "TELEGRAM_SECRET_TOKEN"]),
-    ({"TELEGRAM_BOT_NAME": "CoachBot"}, ["TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_SECRET_TOKEN"]),
-    ({"SLACK_TOKEN": SLACK["SLACK_TOKEN"]}, ["SLACK_SIGNING_SECRET"]),
-    (dict(TELEGRAM, SLACK_SIGNING_SECRET="abc"), ["SLACK_TOKEN"]),
-])
+@pytest.mark.parametrize(
+    "env, missing",
+    [
+        ({k: v for k, v in TELEGRAM.items() if k != "TELEGRAM_SECRET_TOKEN"}, ["TELEGRAM_SECRET_TOKEN"]),
+        ({"TELEGRAM_TOKEN": TELEGRAM["TELEGRAM_TOKEN"]}, ["TELEGRAM_WEBHOOK_URL", "TELEGRAM_SECRET_TOKEN"]),
+        ({"TELEGRAM_BOT_NAME": "CoachBot"}, ["TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_URL", "TELEGRAM_SECRET_TOKEN"]),
+        ({"SLACK_TOKEN": SLACK["SLACK_TOKEN"]}, ["SLACK_SIGNING_SECRET"]),
+        (dict(TELEGRAM, SLACK_SIGNING_SECRET="abc"), ["SLACK_TOKEN"]),
+    ],
+)
 def test_a_half_configured_channel_stops_with_the_missing_variable_named(paths, capsys, env, missing):
     assert run(paths, env) == 1
     error = capsys.readouterr().err
@@ -89,12 +96,15 @@ def test_a_half_configured_channel_stops_with_the_missing_variable_named(paths, 
     assert not paths[1].exists()
 
 
-@pytest.mark.parametrize("name, value, words", [
-    ("TELEGRAM_WEBHOOK_URL", "http://coach.example.org/webhooks/telegram/webhook", "https://"),
-    ("TELEGRAM_SECRET_TOKEN", "short", "16 to 256"),
-    ("TELEGRAM_SECRET_TOKEN", "has spaces in it but is long enough", "16 to 256"),
-    ("TELEGRAM_TOKEN", "not-a-token", "@BotFather"),
-])
+@pytest.mark.parametrize(
+    "name, value, words",
+    [
+        ("TELEGRAM_WEBHOOK_URL", "http://coach.example.org/webhooks/telegram/webhook", "https://"),
+        ("TELEGRAM_SECRET_TOKEN", "short", "16 to 256"),
+        ("TELEGRAM_SECRET_TOKEN", "has spaces in it but is long enough", "16 to 256"),
+        ("TELEGRAM_TOKEN", "not-a-token", "@BotFather"),
+    ],
+)
 def test_unusable_values_are_refused_without_echoing_them(paths, capsys, name, value, words):
     assert run(paths, dict(TELEGRAM, **{name: value})) == 1
     error = capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 Slack replies are posted from a background task, so the tests wait for the calls they expect.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,17 +23,22 @@ from tests.channels.conftest import (
 
 
 def posted(bot, mark: int, user: str) -> List[Dict[str, Any]]:
-    return [c["params"] for c in bot.fake.since(mark, "slack", "chat.postMessage") if c["params"]["channel"] == f"D{user}"]
+    return [
+        c["params"] for c in bot.fake.since(mark, "slack", "chat.postMessage") if c["params"]["channel"] == f"D{user}"
+    ]
 
 
 def buttons(message: Dict[str, Any]) -> List[str]:
-    return [e["value"] for block in message.get("blocks") or [] if block["type"] == "actions" for e in block["elements"]]
+    return [
+        e["value"] for block in message.get("blocks") or [] if block["type"] == "actions" for e in block["elements"]
+    ]
 
 
 def until_buttons(bot, mark: int, user: str, text: str) -> List[Dict[str, Any]]:
     """Wait for the turn's last message: the question `text` with its buttons."""
-    return bot.fake.wait(lambda: (lambda ms: ms if any(m["text"] == text and buttons(m) for m in ms) else None)(
-        posted(bot, mark, user)))
+    return bot.fake.wait(
+        lambda: (lambda ms: ms if any(m["text"] == text and buttons(m) for m in ms) else None)(posted(bot, mark, user))
+    )
 
 
 def is_note(message: Dict[str, Any]) -> bool:
@@ -40,6 +46,7 @@ def is_note(message: Dict[str, Any]) -> bool:
 
 
 # --- signature checks -------------------------------------------------------------------------
+
 
 def test_unsigned_badly_signed_and_stale_requests_are_rejected(bot):
     user = "U0FORGED"
@@ -63,27 +70,35 @@ def test_url_verification_echoes_the_challenge_only_when_signed(bot):
     assert post_slack(bot, body, signed=False)[0] == 400
 
 
-@pytest.mark.parametrize("body, content_type", [
-    (b"{not json", "application/json"),
-    (b'{"type": "event_callback", "event": "not an object"}', "application/json"),
-    (b'{"type": "event_callback", "event": {"type": "message", "text": 12, "channel_type": "im"}}', "application/json"),
-    (b"no_payload=1", "application/x-www-form-urlencoded"),
-    (b"payload=%7Bnot+json", "application/x-www-form-urlencoded"),
-    (b"payload=%7B%22actions%22%3A+%5B%7B%22type%22%3A+%22button%22%7D%5D%7D", "application/x-www-form-urlencoded"),
-])
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"{not json", "application/json"),
+        (b'{"type": "event_callback", "event": "not an object"}', "application/json"),
+        (
+            b'{"type": "event_callback", "event": {"type": "message", "text": 12, "channel_type": "im"}}',
+            "application/json",
+        ),
+        (b"no_payload=1", "application/x-www-form-urlencoded"),
+        (b"payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+        (b"payload=%7B%22actions%22%3A+%5B%7B%22type%22%3A+%22button%22%7D%5D%7D", "application/x-www-form-urlencoded"),
+    ],
+)
 def test_signed_but_malformed_requests_get_400(bot, body, content_type):
     assert post_slack(bot, body, content_type=content_type)[0] == 400
 
 
 # --- conversations ------------------------------------------------------------------------------
 
+
 def test_a_danger_message_gets_the_admin_note_then_the_hotline(bot):
     user = "U0DANGER"
     mark = bot.fake.mark()
     assert post_slack(bot, slack_dm(user, "he hit me and I'm scared to go home"))[0] == 200
     number = us_dv_number()
-    messages = bot.fake.wait(lambda: (lambda ms: ms if any(number in m["text"] for m in ms) else None)(
-        posted(bot, mark, user)))
+    messages = bot.fake.wait(
+        lambda: (lambda ms: ms if any(number in m["text"] for m in ms) else None)(posted(bot, mark, user))
+    )
     first_hotline = next(i for i, m in enumerate(messages) if number in m["text"])
     notes = [i for i, m in enumerate(messages) if is_note(m)]
     assert notes and notes[0] < first_hotline
@@ -128,12 +143,20 @@ def test_buttons_the_screen_note_and_a_positive_screen(bot):
     mark = bot.fake.mark()
     post_slack(bot, slack_button_press(user, "my current partner"), "application/x-www-form-urlencoded")
     number = us_dv_number()
-    messages = bot.fake.wait(lambda: (lambda ms: ms if any(number in m["text"] for m in ms) else None)(
-        posted(bot, mark, user)))
+    messages = bot.fake.wait(
+        lambda: (lambda ms: ms if any(number in m["text"] for m in ms) else None)(posted(bot, mark, user))
+    )
     assert is_note(messages[0]) and messages[0]["text"] == ESCALATION_NOTE
     # Rasa saves the tracker after the turn's last message: wait for it rather than race it.
-    turns = ["hi", "/affirm", "/affirm", '/inform_region{"region": "US"}', "yes one or more", "/affirm",
-             "my current partner"]
+    turns = [
+        "hi",
+        "/affirm",
+        "/affirm",
+        '/inform_region{"region": "US"}',
+        "yes one or more",
+        "/affirm",
+        "my current partner",
+    ]
     bot.fake.wait(lambda: bot.user_texts(user) == turns, timeout=30, what="the tracker's user turns")
 
 
@@ -158,13 +181,21 @@ def test_domain_buttons_with_doubled_braces_arrive_as_json_payloads(bot):
 
 # --- recognising safety content (no server needed) ----------------------------------------------
 
+
 def test_safety_content_is_recognised_by_response_name_or_question_text():
     assert is_escalation({"utter_action": "utter_escalate_violence", "text": "..."})
     assert is_escalation({"utter_action": "utter_hotline_reminder", "text": "..."})
     assert not is_escalation({"utter_action": "utter_intro", "text": "..."})
     assert not is_escalation({"text": "Your safety comes first."})
-    for slot in ("safe_to_talk", "screen_humiliated", "screen_afraid", "screen_forced", "screen_hurt",
-                 "screen_feels_safe", "screen_ex_unsafe"):
+    for slot in (
+        "safe_to_talk",
+        "screen_humiliated",
+        "screen_afraid",
+        "screen_forced",
+        "screen_hurt",
+        "screen_feels_safe",
+        "screen_ex_unsafe",
+    ):
         assert is_screen_question({"text": question_text(slot)}), slot
     assert is_screen_question({"utter_action": "utter_screen_intro", "text": "..."})
     assert not is_screen_question({"text": question_text("consent_storage")})

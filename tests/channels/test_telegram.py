@@ -1,4 +1,5 @@
 """The Telegram channel against a real Rasa server and a fake Bot API (see conftest.py)."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,11 @@ from tests.channels.conftest import (
 
 def sent(bot, mark: int, chat_id: int) -> List[Dict[str, Any]]:
     """The bot's messages to this chat since `mark`: what it sent, with the id the API gave it."""
-    return [dict(c["params"], message_id=c["result"]["message_id"])
-            for c in bot.fake.since(mark, "telegram", "sendMessage") if c["params"]["chat_id"] == str(chat_id)]
+    return [
+        dict(c["params"], message_id=c["result"]["message_id"])
+        for c in bot.fake.since(mark, "telegram", "sendMessage")
+        if c["params"]["chat_id"] == str(chat_id)
+    ]
 
 
 def keyboard(params: Dict[str, Any]) -> List[List[Dict[str, str]]]:
@@ -46,6 +50,7 @@ def payloads(params: Dict[str, Any]) -> List[str]:
 
 # --- the running server -----------------------------------------------------------------------
 
+
 def test_webhook_is_registered_with_the_secret_and_wipe_is_in_the_menu(bot):
     webhook = bot.fake.since(0, "telegram", "setWebhook")[0]["params"]
     assert webhook["url"] == TELEGRAM_WEBHOOK_URL
@@ -55,10 +60,17 @@ def test_webhook_is_registered_with_the_secret_and_wipe_is_in_the_menu(bot):
     assert "wipe" in [c["command"] for c in commands]
 
 
-@pytest.mark.parametrize("chat_id, secret", [
-    (7101, None), (7102, ""), (7103, "wrong-secret-token_0123456789abcdef"), (7104, TELEGRAM_SECRET[:-1]),
-    (7105, TELEGRAM_SECRET + "x"), (7106, TELEGRAM_SECRET.upper()),
-])
+@pytest.mark.parametrize(
+    "chat_id, secret",
+    [
+        (7101, None),
+        (7102, ""),
+        (7103, "wrong-secret-token_0123456789abcdef"),
+        (7104, TELEGRAM_SECRET[:-1]),
+        (7105, TELEGRAM_SECRET + "x"),
+        (7106, TELEGRAM_SECRET.upper()),
+    ],
+)
 def test_a_missing_or_forged_secret_is_rejected_before_anything_happens(bot, chat_id, secret):
     mark = bot.fake.mark()
     assert post_telegram(bot, telegram_message(chat_id, 1, "he hit me and I'm scared to go home"), secret=secret) == 403
@@ -177,7 +189,6 @@ def test_wipe_deletes_what_telegram_allows_and_reports_the_rest(bot):
     assert "couldn't delete" not in text and "couldn't be deleted" not in text
 
 
-
 def test_no_message_text_reaches_the_server_log(bot):
     chat_id, user = 7801, "U0PRIVACY"
     text = "my husband hit me with a saucepan last night"
@@ -187,14 +198,20 @@ def test_no_message_text_reaches_the_server_log(bot):
     broken["message"]["message_id"] = "two"
     assert post_telegram(bot, broken) == 200
     post_slack(bot, slack_dm(user, text))
-    bot.fake.wait(lambda: [c for c in bot.fake.since(mark, "slack")
-                           if c["params"]["channel"] == f"D{user}" and us_dv_number() in c["params"]["text"]])
+    bot.fake.wait(
+        lambda: [
+            c
+            for c in bot.fake.since(mark, "slack")
+            if c["params"]["channel"] == f"D{user}" and us_dv_number() in c["params"]["text"]
+        ]
+    )
     log = bot.log.read_text(encoding="utf-8")
     assert "saucepan" not in log
     assert "failed to handle an update (ValueError" in log  # the broken update: its class, not its text
 
 
 # --- no server needed ---------------------------------------------------------------------------
+
 
 def test_the_message_store_keeps_ids_for_48_hours_then_only_a_count(tmp_path):
     db = tmp_path / "var" / "messages.db"

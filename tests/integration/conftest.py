@@ -3,6 +3,7 @@
 Locally these tests skip when no model is trained (`make train`); under CI=true a missing model
 or a dead action server is a failure, never a skip.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -75,8 +76,19 @@ def action_server(integration_db, tmp_path_factory):
     env = dict(os.environ, PROGRESS_DB_URL=integration_db, PYTHONPATH=str(REPO_ROOT))
     log = open(tmp_path_factory.mktemp("logs") / "actions.log", "w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("rasa")), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).with_name("rasa")),
+            "run",
+            "actions",
+            "--actions",
+            "bot.actions",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", proc)

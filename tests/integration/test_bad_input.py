@@ -4,6 +4,7 @@ Each kind gets a calm reply, the server stays up, the next "hi" works, and what 
 back intact: every tracker event is valid JSON and an over-long answer is kept whole up to the
 store's limit.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import sqlite3
 import pytest
 
 from bot.actions.progress_db import MAX_ANSWER_CHARS
+from tests.conftest import us_dv_number
 from tests.integration.conftest import require_model
 from tests.safety_harness import ONBOARDING_NEGATIVE
-from tests.conftest import us_dv_number
 from tests.servers import Servers, post
 
 pytestmark = pytest.mark.integration

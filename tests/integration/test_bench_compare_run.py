@@ -1,6 +1,7 @@
 """`make bench` end to end, small: the baseline made by `rasa init`, both bots' servers started,
 every measure taken once (1 and 2 concurrent users), the in-process component times. Training and
 the cold start are left out here (tens of minutes); their code is shared with the stages that run."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,24 @@ from tests.integration.conftest import REPO_ROOT, require_model
 
 def test_both_bots_are_measured_side_by_side(tmp_path):
     require_model()
-    done = subprocess.run([sys.executable, "bench/compare.py", "--runs", "1", "--levels", "1,2", "--skip", "train,cold",
-                           "--results", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=1500)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "bench/compare.py",
+            "--runs",
+            "1",
+            "--levels",
+            "1,2",
+            "--skip",
+            "train,cold",
+            "--results",
+            str(tmp_path),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(next(tmp_path.glob("compare-*.json")).read_text())
     for key in ("ours", "baseline"):

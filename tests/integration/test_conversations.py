@@ -1,18 +1,16 @@
 """The trained bot end to end: greeting, screening outcomes, steps, and the safety gate."""
+
 from __future__ import annotations
 
 import pytest
 
 from tests.conftest import load_eval
 from tests.safety_harness import (
-    INTO_STEP,
     ONBOARDING_NEGATIVE,
     ONBOARDING_ONE_BY_ONE,
-    actions_after_last_user_message,
     conversation,
     escalates_first,
     escalates_mid_step,
-    escalation_in,
     mid_step_events,
     responds_first,
     responds_mid_step,
@@ -65,10 +63,16 @@ async def test_not_safe_to_talk_pauses(agent):
     assert "private" in joined(replies).lower() or "safe" in joined(replies).lower(), joined(replies)
 
 
-@pytest.mark.parametrize("step, words", [
-    ("accountability", "accountable"), ("budget", "budget"), ("test_drive", "test drive"),
-    ("therapy_for_one", "on your own"), ("partner_attitudes", "reactions"),
-])
+@pytest.mark.parametrize(
+    "step, words",
+    [
+        ("accountability", "accountable"),
+        ("budget", "budget"),
+        ("test_drive", "test drive"),
+        ("therapy_for_one", "on your own"),
+        ("partner_attitudes", "reactions"),
+    ],
+)
 async def test_each_working_step_end_to_end(agent, step, words):
     sender, replies = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "%s"}' % step])
     assert words in joined(replies).lower()
@@ -96,13 +100,16 @@ def buttons(replies):
     return [b["payload"] for r in replies for b in r.get("buttons") or []]
 
 
-@pytest.mark.parametrize("message, objection, step", [
-    ("my husband says we can't afford couples therapy", "cost", "budget"),
-    ("she says therapy is only for crazy people", "stigma", "stigma"),
-    ("he thinks it would just be the two of us ganging up on him", "blame", "invite_without_blame"),
-    ("my wife keeps saying it's my problem, not hers", "your_problem", "invite_without_blame"),
-    ("he thinks therapy means we're heading for a divorce", "separation_fear", "positive_tone"),
-])
+@pytest.mark.parametrize(
+    "message, objection, step",
+    [
+        ("my husband says we can't afford couples therapy", "cost", "budget"),
+        ("she says therapy is only for crazy people", "stigma", "stigma"),
+        ("he thinks it would just be the two of us ganging up on him", "blame", "invite_without_blame"),
+        ("my wife keeps saying it's my problem, not hers", "your_problem", "invite_without_blame"),
+        ("he thinks therapy means we're heading for a divorce", "separation_fear", "positive_tone"),
+    ],
+)
 async def test_objections_in_the_users_words_get_the_articles_answer(agent, message, objection, step):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, message)
@@ -131,8 +138,10 @@ async def test_a_flagged_user_gets_no_partner_coaching_for_an_objection(agent):
 
 
 async def test_start_over_asks_first_then_clears(agent):
-    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}',
-                                                                 "I shut down when we argue, I want to stay."])
+    sender, _ = await conversation(
+        agent,
+        ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}', "I shut down when we argue, I want to stay."],
+    )
     replies = await say(agent, sender, "start over")
     assert "/affirm" in buttons(replies)
     replies = await say(agent, sender, "/affirm")
@@ -174,7 +183,11 @@ async def test_one_im_fine_does_not_reopen_the_partner_path(agent):
 
 
 async def test_idioms_do_not_escalate(agent):
-    for text in ["I hit a wall trying to convince him", "he's killing me with his stubbornness", "we fight about money"]:
+    for text in [
+        "I hit a wall trying to convince him",
+        "he's killing me with his stubbornness",
+        "we fight about money",
+    ]:
         assert await escalates_first(agent, text) == [], text
 
 
@@ -187,8 +200,11 @@ def _danger():
 
 
 def _explicit():
-    return [i["text"] for i in load_eval("danger_eval.yml")
-            if i["kind"] == "explicit" and i["category"] not in SIGN_CATEGORIES]
+    return [
+        i["text"]
+        for i in load_eval("danger_eval.yml")
+        if i["kind"] == "explicit" and i["category"] not in SIGN_CATEGORIES
+    ]
 
 
 def _benign():
@@ -223,7 +239,7 @@ async def test_the_fallback_asks_did_you_mean_then_to_rephrase_then_shows_the_wa
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, "/nlu_fallback")
     assert "/out_of_scope" in buttons(replies) and "not sure" in joined(replies)
-    replies = await say(agent, sender, "/out_of_scope")        # "Something else"
+    replies = await say(agent, sender, "/out_of_scope")  # "Something else"
     assert "another way" in joined(replies)
     replies = await say(agent, sender, "/nlu_fallback")
     replies = await say(agent, sender, "/out_of_scope")
@@ -264,12 +280,15 @@ async def test_a_practice_run_end_to_end(agent):
     assert "Practice runs:" in joined(replies) and "agreed to one session" in joined(replies)
 
 
-@pytest.mark.parametrize("request_text", [
-    "I want to practise asking my partner to come to therapy",
-    "i want to practice asking my husband to go to counselling",
-    "could we rehearse the conversation where I ask him to see a couples counselor",
-    "let me practice what I'm going to say to my boyfriend about therapy",
-])
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "I want to practise asking my partner to come to therapy",
+        "i want to practice asking my husband to go to counselling",
+        "could we rehearse the conversation where I ask him to see a couples counselor",
+        "let me practice what I'm going to say to my boyfriend about therapy",
+    ],
+)
 async def test_ordinary_ways_of_asking_for_a_practice_run_start_one(agent, request_text):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, request_text)

@@ -3,6 +3,7 @@ down or hanging, the progress database unavailable (its SQLite file locked by an
 hotline in the same reply, nothing is half-written, and the conversation carries on when the
 action server is back (the flag that could not be written then is written).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,15 +35,28 @@ class Parts:
 
     def __init__(self, workdir):
         self.workdir = workdir
-        self.servers = Servers(workdir, extra_env={"ACTION_TIMEOUT_SECONDS": str(ACTION_TIMEOUT),
-                                                   "PROGRESS_DB_LOCK_TIMEOUT": "0.2", "PROGRESS_DB_RETRY_PAUSE": "0.1"})
+        self.servers = Servers(
+            workdir,
+            extra_env={
+                "ACTION_TIMEOUT_SECONDS": str(ACTION_TIMEOUT),
+                "PROGRESS_DB_LOCK_TIMEOUT": "0.2",
+                "PROGRESS_DB_RETRY_PAUSE": "0.1",
+            },
+        )
         self.env, self.log = self.servers.env, self.servers.log
         self.rasa_port, self.actions_port = self.servers.rasa_port, self.servers.actions_port
         self.procs = {}
 
     def start(self, part: str, health: str, seconds: float) -> None:
-        proc = subprocess.Popen(["scripts/run.sh", part], cwd=REPO_ROOT, env=self.env, start_new_session=True,
-                                preexec_fn=default_ctrl_c, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["scripts/run.sh", part],
+            cwd=REPO_ROOT,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=default_ctrl_c,
+            stdout=open(self.log, "a"),
+            stderr=subprocess.STDOUT,
+        )
         self.procs[part] = proc
         wait_for(health, proc, seconds)
 
@@ -61,8 +75,13 @@ def servers(tmp_path_factory):
     require_model()
     workdir = tmp_path_factory.mktemp("faults")
     parts = Parts(workdir)
-    subprocess.run([".venv/bin/python", "-m", "bot.stores", "migrate"], cwd=REPO_ROOT, env=parts.env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [".venv/bin/python", "-m", "bot.stores", "migrate"],
+        cwd=REPO_ROOT,
+        env=parts.env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     parts.start_actions()
     parts.start("rasa", f"http://127.0.0.1:{parts.rasa_port}/", 240)
     yield parts
@@ -118,8 +137,9 @@ def test_a_hanging_action_server_times_out_calmly_and_nothing_is_half_written(se
         answers = db.execute("select count(*) from reflections where sender_id = ?", (sender,)).fetchone()[0]
     # Either the late action finished its one transaction, or nothing of it is there: never half.
     with sqlite3.connect(servers.workdir / "progress.db") as db:
-        done = db.execute("select count(*) from step_progress where sender_id = ? and completed_at is not null",
-                          (sender,)).fetchone()[0]
+        done = db.execute(
+            "select count(*) from step_progress where sender_id = ? and completed_at is not null", (sender,)
+        ).fetchone()[0]
     assert answers == done
     # The conversation carries on.
     reply = texts(post(servers.rasa_port, sender, "menu"))

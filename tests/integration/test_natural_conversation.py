@@ -1,6 +1,7 @@
 """The conversation a real client has (issue 18), with the trained bot and a real action server:
 a short onboarding with natural answers, buttons typed as text, good news, steps that listen, and
 storage that keeps its word."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,13 @@ async def slot(agent, sender, name):
 async def test_first_help_within_five_turns_with_the_whole_screen(agent):
     """From "just tell me how to ask him" to coaching in five messages; the screen's six items are
     all asked (at once, "None of these" answering them)."""
-    turns = ["just tell me how to ask him, quick pls", "yep", "ok im private enough, can we just go", "the US",
-             "none of these"]
+    turns = [
+        "just tell me how to ask him, quick pls",
+        "yep",
+        "ok im private enough, can we just go",
+        "the US",
+        "none of these",
+    ]
     sender = "nat-first-help"
     replies_by_turn = [await say(agent, sender, text) for text in turns]
     assert "few quick questions" in joined(replies_by_turn[0])  # one useful sentence before the first question
@@ -93,7 +99,7 @@ async def test_a_step_listens_before_it_saves(agent):
 async def test_a_question_inside_a_step_is_answered_not_saved(agent):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "budget"}'])
     replies = await say(agent, sender, "what happens in the first session?")
-    assert "getting to know you both" in joined(replies)          # the practical answer
+    assert "getting to know you both" in joined(replies)  # the practical answer
     budget = next(step for step in content.steps() if step.id == "budget")
     assert any(question in joined(replies) for question in budget.question)  # then the step's question again
     tracker = await agent.tracker_store.retrieve(sender)
@@ -129,18 +135,28 @@ def responses_sent(tracker):
     return list(reversed(names))
 
 
-@pytest.mark.parametrize("text, answer, words", [
-    ("How do I find a couples therapist near me?", "utter_practical/find", "TherapistLocator"),
-    ("can we do it online?", "utter_practical/online", "video"),
-    ("how long does it take?", "utter_practical/how_long", "dozen"),
-    ("is it confidential, will the therapist tell my husband what I say in a private session?",
-     "utter_practical/confidential", "no secrets"),
-    ("what happens in the first session? he's nervous", "utter_practical/first_session", "test drive"),
-    ("how much does it cost", "utter_practical/cost", "sliding scale"),
-    ("Insurance doesn't cover couples stuff, I checked", "utter_practical/insurance", "employer assistance"),
-    ("can my own therapist see us both?", "utter_practical/own_therapist", "separate couples therapist"),
-    ("we're a same-sex couple, how do we find a therapist who won't judge us", "utter_practical/lgbtq", "same-gender"),
-])
+@pytest.mark.parametrize(
+    "text, answer, words",
+    [
+        ("How do I find a couples therapist near me?", "utter_practical/find", "TherapistLocator"),
+        ("can we do it online?", "utter_practical/online", "video"),
+        ("how long does it take?", "utter_practical/how_long", "dozen"),
+        (
+            "is it confidential, will the therapist tell my husband what I say in a private session?",
+            "utter_practical/confidential",
+            "no secrets",
+        ),
+        ("what happens in the first session? he's nervous", "utter_practical/first_session", "test drive"),
+        ("how much does it cost", "utter_practical/cost", "sliding scale"),
+        ("Insurance doesn't cover couples stuff, I checked", "utter_practical/insurance", "employer assistance"),
+        ("can my own therapist see us both?", "utter_practical/own_therapist", "separate couples therapist"),
+        (
+            "we're a same-sex couple, how do we find a therapist who won't judge us",
+            "utter_practical/lgbtq",
+            "same-gender",
+        ),
+    ],
+)
 async def test_practical_questions_get_their_answer(agent, text, answer, words):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, text)
@@ -168,13 +184,16 @@ async def test_asking_the_partner_waits_for_the_safety_questions(agent):
     assert "calm, private moment" not in joined(replies)
 
 
-@pytest.mark.parametrize("text, objection", [
-    ("he says there's no problem, we're fine", "no_problem"),
-    ("my husband thinks therapists are quacks", "distrust"),
-    ("she says we should just pray about it and talk to the pastor", "religious"),
-    ("he doesn't want his secrets to come out in therapy", "secrets"),
-    ("he says it will make things worse", "make_worse"),
-])
+@pytest.mark.parametrize(
+    "text, objection",
+    [
+        ("he says there's no problem, we're fine", "no_problem"),
+        ("my husband thinks therapists are quacks", "distrust"),
+        ("she says we should just pray about it and talk to the pastor", "religious"),
+        ("he doesn't want his secrets to come out in therapy", "secrets"),
+        ("he says it will make things worse", "make_worse"),
+    ],
+)
 async def test_objections_beyond_the_first_twelve(agent, text, objection):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
     replies = await say(agent, sender, text)
@@ -195,6 +214,7 @@ async def test_two_objections_in_one_message_answer_one_and_offer_the_other(agen
 
 def code_in(replies):
     import re
+
     found = re.search(r"\b[a-z]+(?:-[a-z]+){3}\b", joined(replies))
     return found.group(0) if found else None
 
@@ -233,8 +253,9 @@ async def test_a_resume_code_typed_after_hi_skips_the_questions(agent):
 
 
 async def test_without_consent_there_is_no_code(agent):
-    sender, replies = await conversation(agent, ["hi", "/deny", "/affirm", '/inform_region{"region": "US"}',
-                                                 "none of these"])
+    sender, replies = await conversation(
+        agent, ["hi", "/deny", "/affirm", '/inform_region{"region": "US"}', "none of these"]
+    )
     assert code_in(replies) is None
     replies = await say(agent, sender, "how do I come back later?")
     assert "not keeping your progress" in joined(replies) and code_in(replies) is None

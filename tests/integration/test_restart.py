@@ -1,11 +1,12 @@
 """Progress survives a restart of both servers: the real processes, started as `make run` does."""
+
 from __future__ import annotations
 
 import pytest
 
 from tests.integration.conftest import IN_CI, MODEL
-from tests.servers import Servers, post
 from tests.safety_harness import ONBOARDING_NEGATIVE
+from tests.servers import Servers, post
 
 pytestmark = pytest.mark.integration
 

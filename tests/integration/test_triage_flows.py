@@ -1,13 +1,20 @@
 """The safety triage with the trained bot and a real action server: check-ins, signs adding up over a
 conversation and across sessions, acknowledgements, the screen's follow-ups, reopening, the partner
 nearby, privacy questions and someone's own violence."""
+
 from __future__ import annotations
 
 import pytest
 
 from tests.conftest import us_dv_number
-from tests.safety_harness import (ONBOARDING_NEGATIVE, ONBOARDING_ONE_BY_ONE, actions_after_last_user_message,
-                                  conversation, safety_response_in, say)
+from tests.safety_harness import (
+    ONBOARDING_NEGATIVE,
+    ONBOARDING_ONE_BY_ONE,
+    actions_after_last_user_message,
+    conversation,
+    safety_response_in,
+    say,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -100,8 +107,8 @@ async def test_a_clear_misunderstanding_is_checked_and_reopens(agent):
     assert await slot(agent, sender, "violence_flag") is True
     text = joined(await say(agent, sender, "that was a misunderstanding, i meant he hit the table not me"))
     assert "two plain questions" in text.lower()
-    await say(agent, sender, "/deny")     # no harm in the last year
-    replies = await say(agent, sender, "/affirm")   # feels safe
+    await say(agent, sender, "/deny")  # no harm in the last year
+    replies = await say(agent, sender, "/affirm")  # feels safe
     assert "reopened" in joined(replies)
     assert await slot(agent, sender, "violence_flag") is False
 
@@ -158,16 +165,22 @@ async def test_an_unclear_screen_answer_gets_one_follow_up(agent):
     assert await slot(agent, sender, "safety_level") == "sign"
 
 
-@pytest.mark.parametrize("text", [
-    "i'm afraid he'll say no",
-    "he says i'm not crazy, just stressed",
-    "he would never hit me, he's just stubborn",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'm afraid he'll say no",
+        "he says i'm not crazy, just stressed",
+        "he would never hit me, he's just stubborn",
+    ],
+)
 async def test_ordinary_sentences_are_not_a_lock(agent, text):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + [text])
     assert await slot(agent, sender, "violence_flag") is False
-    assert not [a for a in safety_response_in(await actions_after_last_user_message(agent, sender))
-                if a.startswith("utter_escalate_")]
+    assert not [
+        a
+        for a in safety_response_in(await actions_after_last_user_message(agent, sender))
+        if a.startswith("utter_escalate_")
+    ]
 
 
 async def test_accountability_answers_escalate_at_most_one_in_thirty(agent):

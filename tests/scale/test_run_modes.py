@@ -1,5 +1,6 @@
 """scripts/run.sh's modes: `rasa` (one instance of the scaled setup), `actions`, `web`; the API rule
 holds in each, and an unknown mode starts nothing."""
+
 import os
 import subprocess
 
@@ -7,8 +8,14 @@ from tests.integration.conftest import REPO_ROOT
 
 
 def run_script(*args, **env):
-    return subprocess.run(["scripts/run.sh", *args], cwd=REPO_ROOT, env=dict(os.environ, **env),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["scripts/run.sh", *args],
+        cwd=REPO_ROOT,
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_an_unknown_mode_starts_nothing():

@@ -3,6 +3,7 @@ a real PostgreSQL (tracker store and progress database) and Redis (lock store), 
 and two Rasa processes. Started once for the module (each Rasa process takes 35 s or more and
 1.2 GB); the test that stops one Rasa process and the one that stops everything come last.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -134,8 +135,17 @@ def events(scaled: Scaled, who: str) -> List[Dict]:
     engine = create_engine(scaled.url("tracker"))
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("select id, type_name, timestamp, intent_name, action_name, data from events "
-                                     "where sender_id = :s order by id"), {"s": who}).mappings().all()
+            rows = (
+                conn.execute(
+                    text(
+                        "select id, type_name, timestamp, intent_name, action_name, data from events "
+                        "where sender_id = :s order by id"
+                    ),
+                    {"s": who},
+                )
+                .mappings()
+                .all()
+            )
     finally:
         engine.dispose()
     return [dict(row) for row in rows]
@@ -188,7 +198,7 @@ def test_messages_of_one_user_at_once_on_both_processes_are_all_kept(scaled):
         together = threading.Barrier(2)
 
         def send(port, message):
-            together.wait()
+            together.wait()  # noqa: B023 (both threads run and are joined in this iteration)
             try:
                 replies[message] = post(port, who, message)
             except Exception as error:  # noqa: BLE001 - reported below
@@ -204,10 +214,10 @@ def test_messages_of_one_user_at_once_on_both_processes_are_all_kept(scaled):
     assert not errors
     assert all("Your progress" in texts(replies[m]) for m in sent), replies
     rows = events(scaled, who)
-    kept = user_texts(rows)[len(ONBOARDING_NEGATIVE):]
+    kept = user_texts(rows)[len(ONBOARDING_NEGATIVE) :]
     assert sorted(kept) == sorted(sent), "a message was lost or doubled"
     assert_whole_turns(rows)
-    bot_after = [r for r in rows if r["type_name"] == "bot"][-len(sent):]
+    bot_after = [r for r in rows if r["type_name"] == "bot"][-len(sent) :]
     assert len(bot_after) == len(sent)
 
 
@@ -227,10 +237,22 @@ def test_progress_written_through_one_process_is_seen_through_the_other(scaled):
     engine = create_engine(scaled.url("progress"))
     try:
         with engine.connect() as conn:
-            done = conn.execute(text("select step_id from step_progress where sender_id = :s and completed_at is not null "
-                                     "order by completed_at"), {"s": who}).scalars().all()
-            answers = conn.execute(text("select answer from reflections where sender_id = :s order by id"),
-                                   {"s": who}).scalars().all()
+            done = (
+                conn.execute(
+                    text(
+                        "select step_id from step_progress where sender_id = :s and completed_at is not null "
+                        "order by completed_at"
+                    ),
+                    {"s": who},
+                )
+                .scalars()
+                .all()
+            )
+            answers = (
+                conn.execute(text("select answer from reflections where sender_id = :s order by id"), {"s": who})
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
     assert done == ["accountability", "commitment"]
@@ -241,8 +263,10 @@ def progress_counts(scaled: Scaled, who: str) -> Dict[str, int]:
     engine = create_engine(scaled.url("progress"))
     try:
         with engine.connect() as conn:
-            return {t: conn.execute(text(f"select count(*) from {t} where sender_id = :s"), {"s": who}).scalar()
-                    for t in ("users", "step_progress", "reflections", "safety_flags", "practice_runs")}
+            return {
+                t: conn.execute(text(f"select count(*) from {t} where sender_id = :s"), {"s": who}).scalar()
+                for t in ("users", "step_progress", "reflections", "safety_flags", "practice_runs")
+            }
     finally:
         engine.dispose()
 
@@ -294,8 +318,13 @@ def test_retention_on_postgresql_deletes_the_expired_and_keeps_live_users(scaled
     engine = create_engine(scaled.url("progress"))
     try:
         with engine.begin() as conn:
-            for table, column in [("users", "created_at"), ("users", "updated_at"), ("step_progress", "started_at"),
-                                  ("step_progress", "completed_at"), ("reflections", "created_at")]:
+            for table, column in [
+                ("users", "created_at"),
+                ("users", "updated_at"),
+                ("step_progress", "started_at"),
+                ("step_progress", "completed_at"),
+                ("reflections", "created_at"),
+            ]:
                 conn.execute(text(f"update {table} set {column} = :t where sender_id = :s"), {"t": long_ago, "s": old})
     finally:
         engine.dispose()

@@ -1,5 +1,6 @@
 """bot/stores.py: the stores of endpoints.yml, loaded the way Rasa loads them, and the lock store's
 tickets under real concurrency on a real Redis."""
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ def endpoints(monkeypatch, **env):
 
 def test_endpoints_yml_gives_rasas_sql_tracker_store_on_the_url(monkeypatch, tmp_path, caplog):
     url = f"sqlite:///{tmp_path / 'sub' / 'tracker.db'}"
-    loaded = endpoints(monkeypatch, ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", RASA_TRACKER_DB_URL=url,
-                       RASA_LOCK_STORE_URL="")
+    loaded = endpoints(
+        monkeypatch, ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", RASA_TRACKER_DB_URL=url, RASA_LOCK_STORE_URL=""
+    )
     with caplog.at_level(logging.INFO, logger="bot.stores"):
         store = TrackerStore.create(loaded.tracker_store, Domain.empty())
     assert "tracker store: sqlite on a local file" in caplog.text
@@ -64,14 +66,19 @@ def test_endpoints_yml_gives_rasas_sql_tracker_store_on_the_url(monkeypatch, tmp
 
 
 def test_endpoints_yml_lock_store_is_in_memory_without_a_redis_url(monkeypatch):
-    loaded = endpoints(monkeypatch, ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", RASA_TRACKER_DB_URL="",
-                       RASA_LOCK_STORE_URL="")
+    loaded = endpoints(
+        monkeypatch, ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", RASA_TRACKER_DB_URL="", RASA_LOCK_STORE_URL=""
+    )
     assert type(LockStore.create(loaded.lock_store)) is InMemoryLockStore
 
 
 def test_endpoints_yml_lock_store_is_redis_with_a_url(monkeypatch, redis_url):
-    loaded = endpoints(monkeypatch, ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook", RASA_TRACKER_DB_URL="",
-                       RASA_LOCK_STORE_URL=redis_url)
+    loaded = endpoints(
+        monkeypatch,
+        ACTION_ENDPOINT_URL="http://127.0.0.1:1/webhook",
+        RASA_TRACKER_DB_URL="",
+        RASA_LOCK_STORE_URL=redis_url,
+    )
     store = LockStore.create(loaded.lock_store)
     assert isinstance(store, stores.AtomicRedisLockStore) and isinstance(store, RedisLockStore)
 

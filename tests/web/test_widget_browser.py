@@ -8,6 +8,7 @@ One set of servers (scripts/run.sh: action server, Rasa with the socket.io chann
 the module; each test gets a fresh browser, so a fresh tab session. The last test restarts the
 servers to check the widget's offline notice and reconnection.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import us_dv_number
 from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT
@@ -68,9 +68,19 @@ def browser():
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,900"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -82,6 +92,7 @@ def browser():
 
 
 # ----------------------------------------------------------------------------------- helpers
+
 
 def page_url(servers) -> str:
     return f"http://127.0.0.1:{servers.web_port}/"
@@ -128,6 +139,7 @@ def stored(driver):
 
 # ----------------------------------------------------------------------------------- tests
 
+
 def test_page_loads_greeting_arrives_and_a_button_works(servers, browser):
     open_chat(browser, servers)
     texts = bot_texts(browser)
@@ -140,8 +152,10 @@ def test_page_loads_greeting_arrives_and_a_button_works(servers, browser):
     users = [e.text for e in browser.find_elements("css selector", ".cc-msg-user")]
     assert users[-1].endswith("Yes, keep my progress")
     # A choice can't be sent twice.
-    assert all(not c.is_enabled() for c in browser.find_elements("css selector", ".cc-buttons")[0]
-               .find_elements("css selector", "button"))
+    assert all(
+        not c.is_enabled()
+        for c in browser.find_elements("css selector", ".cc-buttons")[0].find_elements("css selector", "button")
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(RESULTS / "widget.png"))
 
@@ -246,8 +260,7 @@ def test_accessible_dialog_log_keyboard_and_contrast(servers, browser):
     assert dialog.is_displayed()
     assert browser.switch_to.active_element.get_attribute("id") == "cc-input"
     # Visible focus: an outline on the focused control.
-    outline = browser.execute_script(
-        "return getComputedStyle(document.activeElement).outlineStyle;")
+    outline = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle;")
     assert outline not in ("none", "")
     # WCAG AA: text against its own background, 4.5:1 at least, for every kind of element.
     ratios = browser.execute_script(CONTRAST_JS)
@@ -273,9 +286,14 @@ def test_usable_at_360_pixels(servers, browser):
 def click_choice(driver, label: str):
     """Click the newest enabled choice whose text starts with `label`, as a user would."""
     before = len(bot_texts(driver))
-    choices = [c for c in driver.find_elements("css selector", ".cc-choice")
-               if c.is_enabled() and c.text.lower().startswith(label.lower())]
-    assert choices, f"no choice {label!r} on screen: {[c.text for c in driver.find_elements('css selector', '.cc-choice') if c.is_enabled()]}"
+    choices = [
+        c
+        for c in driver.find_elements("css selector", ".cc-choice")
+        if c.is_enabled() and c.text.lower().startswith(label.lower())
+    ]
+    assert choices, (
+        f"no choice {label!r} on screen: {[c.text for c in driver.find_elements('css selector', '.cc-choice') if c.is_enabled()]}"
+    )
     choices[-1].click()
     wait_until(lambda: len(bot_texts(driver)) > before, message=f"the reply to {label!r}")
     time.sleep(0.8)
@@ -294,7 +312,9 @@ def test_a_new_user_on_a_phone_completes_a_coaching_step_with_buttons_and_free_t
     assert any("I suggest this next" in r for r in replies), replies
     replies = click_choice(browser, "Start:")
     assert len(replies) >= 2  # why, what to do, and the reflective question
-    replies = say(browser, "I go quiet for days instead of saying what bothers me; next time I'll say it the same evening")
+    replies = say(
+        browser, "I go quiet for days instead of saying what bothers me; next time I'll say it the same evening"
+    )
     assert not any(US_DV_HOTLINE in r for r in replies), replies
     assert any("saved your answer" in r.lower() for r in replies), replies
     replies = say(browser, "show my progress")
@@ -364,6 +384,12 @@ def test_server_logs_carry_no_message_text(servers):
     whose output is in one log at the default level: none of it may appear there (issue 6)."""
     log = servers.log.read_text(encoding="utf-8", errors="replace")
     assert "Rasa server is up and running" in log and "Action endpoint is up and running" in log
-    for typed in ["he hit me last night", "I want to listen more", "I go quiet for days",
-                  "we can't afford therapy", "I Think We Need Help", "onerror"]:
+    for typed in [
+        "he hit me last night",
+        "I want to listen more",
+        "I go quiet for days",
+        "we can't afford therapy",
+        "I Think We Need Help",
+        "onerror",
+    ]:
         assert typed not in log, f"{typed!r} appears in the server log"
