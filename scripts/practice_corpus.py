@@ -18,6 +18,7 @@ labellings agree, and the disagreements as the adjudication settled them (heldou
 when present). A line of the held-out set is never in the training lines (same text once
 normalised).
 """
+
 from __future__ import annotations
 
 import json
@@ -87,12 +88,17 @@ def main(raw: Path) -> None:
             labels = list(item.get("techniques") or []) + list(item.get("pitfalls") or [])
             labels = relabelled.get(key(item["text"]), labels)
             train.append({"text": item["text"], "labels": clean_labels(labels), "source": source})
-    for name, source in (("train_w1.jsonl", "writer_1"), ("train_w2.jsonl", "writer_2"), ("train_w4.jsonl", "writer_4"),
-                         ("train_real.jsonl", "public")):
+    for name, source in (
+        ("train_w1.jsonl", "writer_1"),
+        ("train_w2.jsonl", "writer_2"),
+        ("train_w4.jsonl", "writer_4"),
+        ("train_real.jsonl", "public"),
+    ):
         for row in read_jsonl(raw / name):
             src = f"public:{row.get('source', 'unknown')}" if source == "public" else source
-            train.append({"text": " ".join(str(row["text"]).split()), "labels": clean_labels(row["labels"]),
-                          "source": src})
+            train.append(
+                {"text": " ".join(str(row["text"]).split()), "labels": clean_labels(row["labels"]), "source": src}
+            )
     second: Dict[str, List[str]] = {}
     for n in (1, 2):
         texts = {row["id"]: row["text"] for row in read_jsonl(raw / f"relabel_{n}_texts.jsonl")}
@@ -116,8 +122,10 @@ def main(raw: Path) -> None:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"train: {len(kept)} lines; held-out: {len(test)} lines")
     for label in LABELS:
-        print(f"  {label:<18} train {sum(label in r['labels'] for r in kept):>4}   held-out "
-              f"{sum(label in r['labels'] for r in test):>3}")
+        print(
+            f"  {label:<18} train {sum(label in r['labels'] for r in kept):>4}   held-out "
+            f"{sum(label in r['labels'] for r in test):>3}"
+        )
 
 
 if __name__ == "__main__":
