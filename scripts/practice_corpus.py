@@ -3,19 +3,21 @@
     python scripts/practice_corpus.py RAW_DIR
 
 RAW_DIR holds what the writers and the collector delivered (JSON Lines, {"text", "labels", ...}):
-train_w1.jsonl, train_w2.jsonl, train_w4.jsonl (writers who never saw the patterns; the fourth
-wrote the labels the first round found hardest), train_real.jsonl (real people's phrasings from
-public pages, rewritten as lines to the partner, site domain only), heldout_w3.jsonl with
-heldout_check.jsonl (a third writer's lines and a blind second labelling), and first_texts.jsonl
+train_w1.jsonl, train_w2.jsonl, train_w4.jsonl, train_w5.jsonl (writers who never saw the patterns;
+the fourth and fifth wrote the labels the earlier rounds found hardest), train_real.jsonl (real
+people's phrasings from public pages, rewritten as lines to the partner, site domain only),
+heldout_w3.jsonl with heldout_check.jsonl and heldout_adjudicated.jsonl (the first held-out set:
+a third writer's lines, a blind second labelling, the settled disagreements; looked at once, now
+training lines), heldout2_w6.jsonl with heldout2_check.jsonl and heldout2_adjudicated.jsonl (the
+current held-out set, made the same way by a sixth writer), first_texts.jsonl
 with first_relabelled.jsonl (the first lines, tests/practice/invitation_*.yml, labelled again
 with the current guide: they predate the pitfalls tricks and labelling), and relabel_N_texts.jsonl
 with relabel_N.jsonl (every other training line labelled again, blind, by a second labeller: where
 the writer and the second labeller differ, the second labelling is kept, as the held-out lines
 were labelled the same way).
 
-Writes bot/corpus/practice/train.jsonl (with the first lines) and tests/practice/heldout.jsonl: the lines on which both
-labellings agree, and the disagreements as the adjudication settled them (heldout_adjudicated.jsonl,
-when present). A line of the held-out set is never in the training lines (same text once
+Writes bot/corpus/practice/train.jsonl and tests/practice/heldout.jsonl (the current held-out
+set: the lines on which both labellings agree, and the disagreements as adjudicated). A line of the held-out set is never in the training lines (same text once
 normalised).
 """
 
@@ -56,10 +58,11 @@ def clean_labels(labels: Any) -> List[str]:
     return [label for label in LABELS if label in set(labels or [])]
 
 
-def heldout(raw: Path) -> List[Dict[str, Any]]:
-    written = read_jsonl(raw / "heldout_w3.jsonl")
-    check = {row["id"]: row for row in read_jsonl(raw / "heldout_check.jsonl")}
-    settled = {row["id"]: row for row in read_jsonl(raw / "heldout_adjudicated.jsonl")}
+def heldout(raw: Path, name: str, writer: str) -> List[Dict[str, Any]]:
+    """A writer's lines, labelled twice: where the labellings agree, or as adjudicated."""
+    written = read_jsonl(raw / f"{name}_{writer}.jsonl")
+    check = {row["id"]: row for row in read_jsonl(raw / f"{name}_check.jsonl")}
+    settled = {row["id"]: row for row in read_jsonl(raw / f"{name}_adjudicated.jsonl")}
     rows = []
     for row in written:
         first = set(clean_labels(row["labels"]))
@@ -77,7 +80,7 @@ def heldout(raw: Path) -> List[Dict[str, Any]]:
 
 
 def main(raw: Path) -> None:
-    test = heldout(raw)
+    test = heldout(raw, "heldout2", "w6")
     test_keys = {key(row["text"]) for row in test}
     train: List[Dict[str, Any]] = []
     seen = set(test_keys)
@@ -88,10 +91,14 @@ def main(raw: Path) -> None:
             labels = list(item.get("techniques") or []) + list(item.get("pitfalls") or [])
             labels = relabelled.get(key(item["text"]), labels)
             train.append({"text": item["text"], "labels": clean_labels(labels), "source": source})
+    # The first held-out set (written by a third writer, looked at once on 2026-12-07), then learnt from.
+    for row in heldout(raw, "heldout", "w3"):
+        train.append({"text": row["text"], "labels": row["labels"], "source": "writer_3"})
     for name, source in (
         ("train_w1.jsonl", "writer_1"),
         ("train_w2.jsonl", "writer_2"),
         ("train_w4.jsonl", "writer_4"),
+        ("train_w5.jsonl", "writer_5"),
         ("train_real.jsonl", "public"),
     ):
         for row in read_jsonl(raw / name):
@@ -100,11 +107,11 @@ def main(raw: Path) -> None:
                 {"text": " ".join(str(row["text"]).split()), "labels": clean_labels(row["labels"]), "source": src}
             )
     second: Dict[str, List[str]] = {}
-    for n in (1, 2):
+    for n in (1, 2, 3):
         texts = {row["id"]: row["text"] for row in read_jsonl(raw / f"relabel_{n}_texts.jsonl")}
         second.update({key(texts[row["id"]]): row["labels"] for row in read_jsonl(raw / f"relabel_{n}.jsonl")})
     for row in train:
-        if not row["source"].startswith("first") and key(row["text"]) in second:
+        if row["source"] not in ("first_dev", "first_holdout", "writer_3") and key(row["text"]) in second:
             row["labels"] = clean_labels(second[key(row["text"])])
     kept = []
     for row in train:
