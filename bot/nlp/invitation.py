@@ -1,8 +1,8 @@
 """What a practice-run line does: a pure function from a line to the techniques and pitfalls in it.
 
 Two layers. The patterns find the phrasings someone wrote down, precisely; a model trained on
-labelled lines (invitation_model.py) finds the rest. A label is found when either finds it, and
-quoted with the sentence it was found in. A pitfall wins over the technique it contradicts: "either
+labelled lines (invitation_model.py) finds the rest. A label is found when either finds it (its
+patterns count where the model's training found them precise enough), and quoted with the sentence it was found in. A pitfall wins over the technique it contradicts: "either
 you come or we're done, your choice" is an ultimatum, never also a choice offered (CONTRADICTS).
 
 The patterns are data (`invitation_patterns.yml` beside this file) in the pattern language of the
@@ -195,6 +195,8 @@ class InvitationAnalyzer:
         found: List[Dict[str, str]] = [self.pattern_matches(s) for s in sentences]
         model = invitation_model.default_model(LABELS) if use_model else None
         if model is not None:
+            trusted = {label for label, use in zip(model.labels, model.use_patterns) if use}
+            found = [{k: v for k, v in labels.items() if k in trusted} for labels in found]
             texts = [plain] + (sentences if len(sentences) > 1 else [])
             probabilities = model.probabilities(texts)
             for label in model.found(probabilities[0])[0]:
