@@ -33,7 +33,7 @@ WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-loc
 export PYTHONHASHSEED ?= 0
 
 .PHONY: lint format help setup venv web web-deps spacy encoder-graph migrate practice-model train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
-        test-core eval eval-objections eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
+        test-core bench-check eval eval-objections eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
@@ -59,6 +59,7 @@ help:
 	@echo "make bench      this bot against the stock rasa init assistant, side by side in one run: latency,"
 	@echo "                throughput, start-up, memory, parse, training, cold start (about an hour;"
 	@echo "                BENCH_ARGS=--markdown writes docs/benchmarks.md and its chart)"
+	@echo "make bench-check  the bench code end to end on a small scale (several minutes; not in make test)"
 	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
 	@echo "make hotlines   regenerate the escalation responses from bot/safety/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
@@ -183,6 +184,11 @@ eval-real: train
 # with its own stores (bench/README.md); e.g. BENCH_ARGS="--users 10 --markdown".
 bench-load: train
 	$(PY) bench/load.py --start single --users 50 $(BENCH_ARGS)
+
+# The bench code run end to end on a small scale (1 run, 1 and 2 users, no training or cold
+# start; several minutes): a check that `make bench` works, kept out of `make test`.
+bench-check: train
+	$(PY) -m pytest -q bench/test_compare_run.py
 
 # This bot and `rasa init`'s assistant measured side by side (bench/README.md); e.g.
 # BENCH_ARGS="--markdown" or BENCH_ARGS="--runs 1 --skip train,cold".

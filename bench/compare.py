@@ -54,7 +54,7 @@ from components import PARSE_TEXTS  # noqa: E402
 
 # Servers started here get Ctrl-C at its default action (stop_group's SIGINT works even when this
 # script runs in the background, which ignores SIGINT), as the tests start them.
-from tests.servers import default_ctrl_c  # noqa: E402
+from bench.servers import default_ctrl_c  # noqa: E402
 
 REPO_ROOT = load.REPO_ROOT
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -252,8 +252,7 @@ class OurBot:
 
     # servers
     def start(self, work: Path) -> Servers:
-        from tests.integration.conftest import free_port
-        from tests.servers import start_script
+        from bench.servers import free_port, start_script
 
         ports = {"RASA_PORT": free_port(), "ACTIONS_PORT": free_port(), "WEB_PORT": free_port()}
         env = run_env(
@@ -320,7 +319,7 @@ class BaselineBot:
         return run_env(RASA_CACHE_DIRECTORY=str(cache))
 
     def start(self, work: Path) -> Servers:
-        from tests.integration.conftest import free_port
+        from bench.servers import free_port
 
         port = free_port()
         log = work / "servers.log"
@@ -580,7 +579,7 @@ def measure_components(bot: Any, model: Path, log: Path) -> Dict[str, Any]:
 
 def measure_cold_ours(work: Path, log: Path) -> Dict[str, Any]:
     """`make run` on a fresh clone of this checkout's HEAD, to the first correctly answered message."""
-    from tests.integration.conftest import free_port
+    from bench.servers import free_port
 
     clone = work / "clone"
     subprocess.run(["git", "clone", "--quiet", str(REPO_ROOT), str(clone)], check=True)
@@ -609,7 +608,7 @@ def measure_cold_ours(work: Path, log: Path) -> Dict[str, Any]:
 def measure_cold_baseline(work: Path, log: Path) -> Dict[str, Any]:
     """A newcomer's path with the stock assistant: a new venv, `pip install rasa` (this project's
     pins as constraints, so the same versions), `rasa init --no-prompt`, `rasa run`, first reply."""
-    from tests.integration.conftest import free_port
+    from bench.servers import free_port
 
     python = subprocess.run(
         [str(REPO_ROOT / "scripts" / "find_python.sh")], capture_output=True, text=True, check=True

@@ -60,9 +60,9 @@ _makefile_defaults()
 import aiohttp  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.servers import us_dv_number  # noqa: E402
 from bot.actions import content  # noqa: E402
 from bot.actions.common import start_payload  # noqa: E402
-from tests.conftest import us_dv_number  # noqa: E402
 
 MODEL = REPO_ROOT / "bot" / "models" / "reluctant-partner-coach.tar.gz"
 RESULTS = REPO_ROOT / "results" / "bench"
@@ -421,7 +421,7 @@ class SingleServers:
     description = "one Rasa process, one action server, SQLite tracker store and progress database (scripts/run.sh)"
 
     def __init__(self, workdir: Path) -> None:
-        from tests.servers import Servers
+        from bench.servers import Servers
 
         self.servers = Servers(workdir)
         self.log = self.servers.log
@@ -447,7 +447,7 @@ class ScaledServers:
     )
 
     def __init__(self, workdir: Path) -> None:
-        from tests.integration.conftest import free_port
+        from bench.servers import free_port
 
         if not SCALED_SCRIPT.exists():
             raise SystemExit(f"{SCALED_SCRIPT.relative_to(REPO_ROOT)} is not there: the scaled setup cannot be started")
@@ -489,15 +489,14 @@ class ScaledServers:
         return f"postgresql+psycopg2://coach:{secret}@127.0.0.1:{self.pg_port}/progress"
 
     def start(self) -> None:
-        from tests.integration.conftest import wait_for
-        from tests.servers import start_script
+        from bench.servers import start_script, wait_for
 
         self.proc = start_script(str(SCALED_SCRIPT), self.env, self.log)
         for url in self.health:
             wait_for(url, self.proc, 300)
 
     def stop(self) -> None:
-        from tests.servers import ctrl_c
+        from bench.servers import ctrl_c
 
         ctrl_c(self.proc, 90)  # the script stops PostgreSQL and Redis too
 

@@ -85,11 +85,3 @@ def tracker_factory():
 def load_eval(name: str) -> List[Dict[str, Any]]:
     with open(REPO_ROOT / "tests" / "safety" / name, encoding="utf-8") as f:
         return yaml.safe_load(f)["items"]
-
-
-def us_dv_number() -> str:
-    """The US domestic-violence hotline number, as bot/safety/hotlines.yml gives it."""
-    with open(REPO_ROOT / "bot" / "safety" / "hotlines.yml", encoding="utf-8") as f:
-        data = yaml.safe_load(f)
-    contact = data["regions"]["US"]["domestic_violence"][0]["contact"]
-    return next(word.rstrip(",") for word in contact.split() if word[:1].isdigit() and "-" in word)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import pytest
 import yaml
 
-from tests.conftest import us_dv_number  # noqa: F401  (the channel tests import it from here)
+from bench.servers import us_dv_number  # noqa: F401  (the channel tests import it from here)
 from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT
 from tests.servers import Servers
 

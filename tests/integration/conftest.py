@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.servers import free_port, wait_for  # noqa: E402,F401  (shared with the bench)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL = REPO_ROOT / "bot" / "models" / "reluctant-partner-coach.tar.gz"
@@ -29,25 +28,6 @@ def require_model() -> None:
         if IN_CI:
             pytest.fail("no trained model in CI")
         pytest.skip("no trained model: run `make train`")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {seconds}s")
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import sqlite3
 
 import pytest
 
+from bench.servers import us_dv_number
 from bot.actions.progress_db import MAX_ANSWER_CHARS
-from tests.conftest import us_dv_number
 from tests.integration.conftest import require_model
 from tests.safety_harness import ONBOARDING_NEGATIVE
 from tests.servers import Servers, post

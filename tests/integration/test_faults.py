@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.conftest import us_dv_number
+from bench.servers import us_dv_number
 from tests.integration.conftest import REPO_ROOT, require_model, wait_for
 from tests.safety_harness import ONBOARDING_NEGATIVE
 from tests.servers import Servers, default_ctrl_c, post

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import us_dv_number
+from bench.servers import us_dv_number
 from tests.safety_harness import (
     ONBOARDING_NEGATIVE,
     ONBOARDING_ONE_BY_ONE,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import us_dv_number
+from bench.servers import us_dv_number
 from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT
 from tests.safety_harness import ONBOARDING_NEGATIVE
 from tests.servers import Servers
