@@ -106,7 +106,7 @@ setup: venv web-deps spacy encoder-graph migrate
 # The practice-run analyzer's model (bot/nlp/invitation_model.py), built from its labelled lines
 # into build/invitation/ unless already there for the same lines and settings (~20 s).
 practice-model: setup
-	@$(PY) -m bot.nlp.invitation_model
+	@$(PY) -m bot.nlp.invitation --build
 
 train: setup practice-model
 	@if [ $(MODELS)/$(MODEL_NAME).tar.gz -nt config.yml ] && \

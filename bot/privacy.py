@@ -26,6 +26,7 @@ import datetime as dt
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, inspect, select
@@ -74,6 +75,9 @@ PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, Safe
 RESUME_ATTEMPTS_KEPT = dt.timedelta(days=1)
 
 
+DEFAULT_TRACKER_DB = Path(__file__).resolve().parents[1] / "var" / "rasa_tracker.db"
+
+
 def retention_days() -> int:
     raw = os.environ.get("RETENTION_DAYS", str(DEFAULT_RETENTION_DAYS))
     try:
@@ -97,9 +101,12 @@ def no_consent_hours() -> int:
 
 
 def tracker_url() -> str:
-    from bot.stores import tracker_db_url  # imports Rasa: only when the command runs
-
-    return tracker_db_url()
+    """RASA_TRACKER_DB_URL, else the SQLite file RASA_TRACKER_DB, else var/rasa_tracker.db (the
+    tracker store in bot/stores.py reads it here too)."""
+    url = os.environ.get("RASA_TRACKER_DB_URL")
+    if url:
+        return url
+    return f"sqlite:///{os.environ.get('RASA_TRACKER_DB') or DEFAULT_TRACKER_DB}"
 
 
 @dataclass

@@ -7,7 +7,7 @@ endpoints.yml names the two classes here; their URLs come from the environment:
 
 - Tracker store: Rasa's own `SQLTrackerStore` on ONE SQLAlchemy URL, `sqlite:///...` for one
   process or `postgresql+psycopg2://user:password@host:5432/db` for several. An empty URL means
-  `tracker_db_url()`: RASA_TRACKER_DB_URL, else the SQLite file RASA_TRACKER_DB, else
+  `tracker_db_url()` (bot/privacy.py's `tracker_url`): RASA_TRACKER_DB_URL, else the SQLite file RASA_TRACKER_DB, else
   `var/rasa_tracker.db`.
 - Lock store: Rasa's `RedisLockStore` when RASA_LOCK_STORE_URL is `redis://[:password@]host:port/db`
   (`rediss://` for TLS), with its ticket changes made atomic (`AtomicRedisLockStore`), Rasa's
@@ -41,21 +41,13 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.privacy import ERASE_SLOT, delete_conversation
+from bot.privacy import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
 from bot.resume_codes import redact
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TRACKER_DB = REPO_ROOT / "var" / "rasa_tracker.db"
-
-
-def tracker_db_url() -> str:
-    """RASA_TRACKER_DB_URL, else the SQLite file RASA_TRACKER_DB, else var/rasa_tracker.db."""
-    url = os.environ.get("RASA_TRACKER_DB_URL")
-    if url:
-        return url
-    return f"sqlite:///{os.environ.get('RASA_TRACKER_DB') or DEFAULT_TRACKER_DB}"
 
 
 def describe(url: str) -> str:

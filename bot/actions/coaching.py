@@ -361,10 +361,6 @@ class ActionShowProgress(Action):
         return []
 
 
-def _date(value) -> str:
-    return value.strftime("%d %b %Y") if value else ""
-
-
 def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
     flagged = common.is_flagged(tracker, profile)
     stored = profile is not None and profile.known and profile.consent
@@ -390,10 +386,13 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
             if not tracker.get_slot("onboarded"):
                 mark = "[ ]"
         elif step.id in done:
-            when = _date(state.completed_at) if state else ""
+            when = common.short_date(state.completed_at) if state else ""
             mark, status = "[x]", content.text("menu.status_done") + (f" {when}" if when else "")
         elif state is not None:
-            mark, status = "[~]", content.text("menu.status_in_progress") + f" (started {_date(state.started_at)})"
+            mark, status = (
+                "[~]",
+                content.text("menu.status_in_progress") + f" (started {common.short_date(state.started_at)})",
+            )
         elif step.status == content.STATUS_COMING_SOON:
             mark, status = "[ ]", content.text("menu.status_coming_soon")
         else:
@@ -406,14 +405,15 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
         for run in profile.practice_runs:
             persona = practice_run.personas().get(run["persona"], {}).get("title", run["persona"])
             lines.append(
-                f"- {_date(run['created_at'])}, {persona}: " + content.text(f"practice.outcomes.{run['outcome']}")
+                f"- {common.short_date(run['created_at'])}, {persona}: "
+                + content.text(f"practice.outcomes.{run['outcome']}")
             )
     if stored and profile.answers:
         lines += ["", content.text("progress.answers_header")]
         for answer in profile.answers:
             step = content.step_by_id(answer["step_id"])
             lines.append(
-                f"- {step.title if step else answer['step_id']} ({_date(answer['created_at'])}): {answer['answer']}"
+                f"- {step.title if step else answer['step_id']} ({common.short_date(answer['created_at'])}): {answer['answer']}"
             )
     elif not done and not (stored and profile.practice_runs):
         lines.append(content.text("progress.none_yet"))

@@ -7,6 +7,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -263,3 +264,31 @@ def send_menu(
     in_progress = profile.in_progress if profile else []
     text, buttons = menu(done_steps(tracker, profile), in_progress, is_flagged(tracker, profile), group)
     dispatcher.utter_message(text=text, buttons=buttons)
+
+
+def restored_slots(profile: Optional[Profile], steps_done: Optional[List[str]] = None) -> List[EventType]:
+    """The slots the progress store remembers: the flag always, the rest with consent."""
+    events: List[EventType] = []
+    if profile is None:
+        return events
+    if profile.flagged:
+        events.append(SlotSet("violence_flag", True))
+        events.append(SlotSet("safety_level", "flagged"))
+    elif profile.signs:
+        # A quiet sign noted in an earlier session: the next one escalates (signs add up).
+        events.append(SlotSet("safety_level", "sign"))
+    if profile.known and profile.consent:
+        events.append(SlotSet("consent_storage", True))
+        if profile.region:
+            events.append(SlotSet("region", profile.region))
+        if profile.onboarded:
+            events.append(SlotSet("onboarded", True))
+        done = list(steps_done or [])
+        done += [s for s in profile.done if s not in done]
+        events.append(SlotSet("steps_done", done))
+    return events
+
+
+def short_date(value) -> str:
+    """A stored date as the progress and export texts show it ("07 Dec 2026")."""
+    return value.strftime("%d %b %Y") if value else ""

@@ -13,7 +13,6 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS, parse_region, parse_yes_no
-from bot.actions.progress_db import Profile
 from bot.safety import answers
 
 logger = logging.getLogger(__name__)
@@ -130,32 +129,9 @@ class ActionSessionStart(Action):
             # A new session: the full safety reply is no longer on the screen, so it is shown again.
             carried["safety_level"] = "flagged" if carried.get("violence_flag") else "sign"
         events += [SlotSet(k, v) for k, v in carried.items()]
-        events += restored_slots(common.load_profile(tracker), carried.get("steps_done"))
+        events += common.restored_slots(common.load_profile(tracker), carried.get("steps_done"))
         events.append(ActionExecuted("action_listen"))
         return events
-
-
-def restored_slots(profile: Optional[Profile], steps_done: Optional[List[str]] = None) -> List[EventType]:
-    """The slots the progress store remembers: the flag always, the rest with consent."""
-    events: List[EventType] = []
-    if profile is None:
-        return events
-    if profile.flagged:
-        events.append(SlotSet("violence_flag", True))
-        events.append(SlotSet("safety_level", "flagged"))
-    elif profile.signs:
-        # A quiet sign noted in an earlier session: the next one escalates (signs add up).
-        events.append(SlotSet("safety_level", "sign"))
-    if profile.known and profile.consent:
-        events.append(SlotSet("consent_storage", True))
-        if profile.region:
-            events.append(SlotSet("region", profile.region))
-        if profile.onboarded:
-            events.append(SlotSet("onboarded", True))
-        done = list(steps_done or [])
-        done += [s for s in profile.done if s not in done]
-        events.append(SlotSet("steps_done", done))
-    return events
 
 
 class ActionRestart(Action):
@@ -172,7 +148,7 @@ class ActionRestart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         flagged = bool(tracker.get_slot("violence_flag"))
         profile = common.load_profile(tracker)
-        events: List[EventType] = [Restarted()] + restored_slots(profile)
+        events: List[EventType] = [Restarted()] + common.restored_slots(profile)
         if flagged and not (profile and profile.flagged):
             events.append(SlotSet("violence_flag", True))
         dispatcher.utter_message(text=content.text("system.restarted"))

@@ -23,7 +23,6 @@ from rasa_sdk.types import DomainDict
 
 from bot import privacy
 from bot.actions import common, content
-from bot.actions.coaching import _date
 from bot.actions.common import STORE_ERRORS
 from bot.actions.progress_db import Profile, _engine
 
@@ -87,20 +86,24 @@ def export_text(
             lines.append(content.text("privacy.export_steps"))
             for state in sorted(done, key=lambda s: s.completed_at):
                 step = content.step_by_id(state.step_id)
-                lines.append(f"- {step.title if step else state.step_id}: done {_date(state.completed_at)}")
+                lines.append(f"- {step.title if step else state.step_id}: done {common.short_date(state.completed_at)}")
             for state in sorted(started, key=lambda s: s.started_at):
                 step = content.step_by_id(state.step_id)
-                lines.append(f"- {step.title if step else state.step_id}: started {_date(state.started_at)}")
+                lines.append(
+                    f"- {step.title if step else state.step_id}: started {common.short_date(state.started_at)}"
+                )
         if profile.answers:
             lines.append(content.text("privacy.export_answers"))
             for answer in profile.answers:
                 step = content.step_by_id(answer["step_id"])
                 title = step.title if step else answer["step_id"]
-                lines.append(f'- {title} ({_date(answer["created_at"])}): "{answer["answer"]}"')
+                lines.append(f'- {title} ({common.short_date(answer["created_at"])}): "{answer["answer"]}"')
         if profile.practice_runs:
             lines.append(content.text("privacy.export_runs"))
             for run in profile.practice_runs:
-                lines.append(f"- {_date(run['created_at'])}: {run['persona']}, {run['outcome']}, {run['turns']} turns")
+                lines.append(
+                    f"- {common.short_date(run['created_at'])}: {run['persona']}, {run['outcome']}, {run['turns']} turns"
+                )
     if profile is not None and profile.resume_code:
         lines.append(content.text("privacy.export_resume_code"))
     if profile is not None and profile.flagged:
@@ -112,7 +115,7 @@ def export_text(
         content.text(
             "privacy.export_conversation" if stored else "privacy.export_conversation_short",
             messages=_plural(conversation.messages, "message", "messages"),
-            first=_date(conversation.first_message) or "today",
+            first=common.short_date(conversation.first_message) or "today",
             days=retention_days,
             hours=privacy.no_consent_hours(),
         )

@@ -125,7 +125,6 @@ class ActionResumeWithCode(Action):
         return "action_resume_with_code"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from bot.actions.onboarding import restored_slots
         from bot.actions.privacy import _tracker_engine
 
         code = normalise(tracker.latest_message.get("text") or "")
@@ -170,5 +169,5 @@ class ActionResumeWithCode(Action):
             ],
         )
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        events += restored_slots(profile)
+        events += common.restored_slots(profile)
         return events

@@ -193,7 +193,7 @@ class InvitationAnalyzer:
         if not sentences:
             return Analysis()
         found: List[Dict[str, str]] = [self.pattern_matches(s) for s in sentences]
-        model = invitation_model.default_model(LABELS) if use_model else None
+        model = invitation_model.default_model(LABELS, pattern_labels) if use_model else None
         if model is not None:
             trusted = {label for label, use in zip(model.labels, model.use_patterns) if use}
             found = [{k: v for k, v in labels.items() if k in trusted} for labels in found]
@@ -275,9 +275,18 @@ def pattern_labels(text: str) -> List[str]:
     return list(default_analyzer().pattern_matches(text))
 
 
-if __name__ == "__main__":  # pragma: no cover - a developer's tool: python -m bot.nlp.invitation "line"
+def build_model() -> Path:
+    """The model for the current training lines, trained unless already built (make train)."""
+    return invitation_model.build(LABELS, pattern_labels)
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m bot.nlp.invitation --build | "line" ...
+    import logging
     import sys
 
-    for line in sys.argv[1:]:
+    if sys.argv[1:] == ["--build"]:
+        logging.basicConfig(level=logging.INFO)
+        print(build_model())
+    for line in [a for a in sys.argv[1:] if a != "--build"]:
         result = analyze(line)
         print(f"{line!r}\n  techniques: {result.techniques}\n  pitfalls:   {result.pitfalls}")

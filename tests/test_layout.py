@@ -1,0 +1,72 @@
+"""The code's layout: no import cycles among the product's modules (every import counted, also the
+ones inside functions), and nothing in bench/ imports tests/."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Dict, List, Set
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, known: Set[str]) -> Set[str]:
+    """The project modules `path` imports (a `from package import module` counts the module)."""
+    found: Set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: List[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def graph(folder: str) -> Dict[str, Set[str]]:
+    files = {module_name(p): p for p in (ROOT / folder).rglob("*.py")}
+    known = set(files)
+    # a package's __init__ is not an edge to its own modules
+    return {m: {i for i in imports(p, known) if i != m and not m.startswith(i + ".")} for m, p in files.items()}
+
+
+def cycles(edges: Dict[str, Set[str]]) -> List[List[str]]:
+    found, state, stack = [], {}, []
+
+    def visit(node: str) -> None:
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(stack[stack.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_in_the_product():
+    assert cycles(graph("bot")) == []
+
+
+def test_the_cycle_finder_finds_one():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_the_bench_does_not_import_the_tests():
+    for path in (ROOT / "bench").rglob("*.py"):
+        assert not {i for i in imports(path, {"tests"})}, path
