@@ -198,7 +198,7 @@ bench: train
 # Deletes everything of people inactive for longer than RETENTION_DAYS (default 90); run nightly
 # from cron (README, "Retention"). DRY_RUN=1 only counts.
 retention: setup
-	$(PY) -m bot.privacy retention $(if $(DRY_RUN),--dry-run,)
+	$(PY) -m bot.progress.retention retention $(if $(DRY_RUN),--dry-run,)
 
 hotlines: venv
 	$(PY) -m bot.safety.hotlines generate

@@ -346,8 +346,8 @@ def check_rows(url: str, users: List[User]) -> Dict[str, Any]:
     """Every row the bot confirmed to a user must be in the progress database."""
     from sqlalchemy import create_engine, select
 
-    from bot.actions.progress_db import Reflection, SafetyFlag, StepProgress
-    from bot.actions.progress_db import User as UserRow
+    from bot.progress.store import Reflection, SafetyFlag, StepProgress
+    from bot.progress.store import User as UserRow
 
     senders = [u.sender for u in users]
     engine = create_engine(url, future=True)

@@ -228,7 +228,7 @@ def install() -> None:
     from rasa.core.actions import action as rasa_action
     from rasa.shared.core.events import BotUttered
 
-    from bot.actions import content
+    from bot.content import texts as content
 
     _install_event_type_lookup()
     rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()

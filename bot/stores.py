@@ -7,7 +7,7 @@ endpoints.yml names the two classes here; their URLs come from the environment:
 
 - Tracker store: Rasa's own `SQLTrackerStore` on ONE SQLAlchemy URL, `sqlite:///...` for one
   process or `postgresql+psycopg2://user:password@host:5432/db` for several. An empty URL means
-  `tracker_db_url()` (bot/privacy.py's `tracker_url`): RASA_TRACKER_DB_URL, else the SQLite file RASA_TRACKER_DB, else
+  `tracker_db_url()` (bot/progress/retention.py's `tracker_url`): RASA_TRACKER_DB_URL, else the SQLite file RASA_TRACKER_DB, else
   `var/rasa_tracker.db`.
 - Lock store: Rasa's `RedisLockStore` when RASA_LOCK_STORE_URL is `redis://[:password@]host:port/db`
   (`rediss://` for TLS), with its ticket changes made atomic (`AtomicRedisLockStore`), Rasa's
@@ -40,9 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot.privacy import ERASE_SLOT, delete_conversation
-from bot.privacy import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
-from bot.resume_codes import redact
+from bot.progress.codes import redact
+from bot.progress.retention import ERASE_SLOT, delete_conversation
+from bot.progress.retention import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class URLTrackerStore(SQLTrackerStore):
 
 def redact_resume_codes(tracker: Any) -> None:
     """Replace resume codes in the turn's messages before they are stored: a code is kept only as a
-    hash (bot/resume_codes.py), never in the conversation's text, typed or shown."""
+    hash (bot/progress/codes.py), never in the conversation's text, typed or shown."""
     for event in reversed(tracker.events):
         if isinstance(event, (UserUttered, BotUttered)) and event.text:
             cleaned = redact(event.text)
@@ -221,7 +221,7 @@ class URLLockStore(LockStore):
 
 def migrate(tracker_url: Optional[str] = None, progress_url: Optional[str] = None) -> None:
     """Rasa's tracker tables on the tracker URL and the progress migrations. Idempotent."""
-    from bot.actions.progress_db import database_url, upgrade
+    from bot.progress.store import database_url, upgrade
 
     url = prepare(tracker_url or tracker_db_url())
     # SQLTrackerStore waits for ever for a database that does not answer; a command should fail.

@@ -5,7 +5,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.actions.progress_db import Base, database_url
+from bot.progress.store import Base, database_url
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("url"):

@@ -17,7 +17,7 @@ os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 @pytest.fixture
 def progress_db(tmp_path, monkeypatch):
     """A migrated SQLite progress database used by every ProgressStore() in the test."""
-    from bot.actions.progress_db import upgrade
+    from bot.progress.store import upgrade
 
     url = f"sqlite:///{tmp_path / 'progress.db'}"
     monkeypatch.setenv("PROGRESS_DB_URL", url)
@@ -27,7 +27,7 @@ def progress_db(tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(progress_db):
-    from bot.actions.progress_db import ProgressStore
+    from bot.progress.store import ProgressStore
 
     return ProgressStore(progress_db)
 

@@ -70,3 +70,18 @@ def test_the_cycle_finder_finds_one():
 def test_the_bench_does_not_import_the_tests():
     for path in (ROOT / "bench").rglob("*.py"):
         assert not {i for i in imports(path, {"tests"})}, path
+
+
+def test_nothing_in_the_product_reaches_up_into_the_actions():
+    edges = graph("bot")
+    up = {(m, i) for m, targets in edges.items() if not m.startswith("bot.actions") for i in targets}
+    assert {(m, i) for m, i in up if i.startswith("bot.actions")} == set()
+
+
+def test_the_progress_package_imports_no_rasa_at_import_time():
+    for path in (ROOT / "bot" / "progress").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
+        assert not [n for n in names if n.startswith(("rasa", "rasa_sdk", "bot.actions"))], path

@@ -12,9 +12,10 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import OperationalError
 
-from bot import privacy
-from bot.actions import common, onboarding, progress_db
+from bot.actions import common, onboarding
 from bot.actions import privacy as privacy_actions
+from bot.progress import retention
+from bot.progress import store as progress_store
 from tests.test_actions import slot_events, texts
 from tests.test_retention import progress_rows
 
@@ -84,23 +85,23 @@ async def test_delete_removes_every_progress_row_and_asks_the_store_to_erase_the
         "practice_runs": 0,
     }
     assert progress_rows(progress_db, "someone-else")["reflections"] == 1
-    assert slot_events(events) == {privacy.ERASE_SLOT: True}
+    assert slot_events(events) == {retention.ERASE_SLOT: True}
     text = texts(dispatcher)
     assert "our conversation (3 messages), 2 steps, 1 answer, 1 practice run and your settings" in text
 
 
 def test_erasing_a_conversation_deletes_only_that_person(tracker_db):
-    engine = progress_db._engine(privacy.tracker_url())
-    assert privacy.delete_conversation(SENDER, engine) == 6
-    assert privacy.conversation_counts(SENDER, engine).events == 0
-    assert privacy.conversation_counts("someone-else", engine).messages == 3
+    engine = progress_store._engine(retention.tracker_url())
+    assert retention.delete_conversation(SENDER, engine) == 6
+    assert retention.conversation_counts(SENDER, engine).events == 0
+    assert retention.conversation_counts("someone-else", engine).messages == 3
 
 
 async def test_delete_with_the_store_down_deletes_nothing_and_says_so(
     tracker_db, tracker_factory, dispatcher, domain, monkeypatch
 ):
     monkeypatch.setenv("PROGRESS_DB_URL", DOWN)
-    monkeypatch.setattr(progress_db, "RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(progress_store, "RETRY_PAUSE_SECONDS", 0)
     events = await privacy_actions.ActionDeleteMyData().run(dispatcher, tracker_factory(SENDER), domain)
     assert events == []
     assert "nothing was deleted" in texts(dispatcher)
@@ -117,7 +118,7 @@ async def test_restart_keeps_the_flag_and_restores_what_is_stored(person, tracke
 
 async def test_restart_keeps_a_flag_the_store_never_got(tracker_factory, dispatcher, domain, monkeypatch):
     monkeypatch.setenv("PROGRESS_DB_URL", DOWN)
-    monkeypatch.setattr(progress_db, "RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(progress_store, "RETRY_PAUSE_SECONDS", 0)
     tracker = tracker_factory("f1", {"violence_flag": True}, text="/restart", intent="restart")
     events = await onboarding.ActionRestart().run(dispatcher, tracker, domain)
     assert slot_events(events)["violence_flag"] is True
@@ -131,9 +132,9 @@ def test_a_flag_only_in_the_conversation_is_written_when_the_store_is_back(store
 
 
 def test_the_store_tries_a_failed_call_once_more(store, monkeypatch):
-    monkeypatch.setattr(progress_db, "RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(progress_store, "RETRY_PAUSE_SECONDS", 0)
     calls = []
-    real_session = progress_db.ProgressStore._session
+    real_session = progress_store.ProgressStore._session
 
     def flaky(self):
         calls.append(1)
@@ -141,17 +142,17 @@ def test_the_store_tries_a_failed_call_once_more(store, monkeypatch):
             raise OperationalError("connect", {}, Exception("server closed the connection"))
         return real_session(self)
 
-    monkeypatch.setattr(progress_db.ProgressStore, "_session", flaky)
+    monkeypatch.setattr(progress_store.ProgressStore, "_session", flaky)
     store.flag("retried")
     assert len(calls) == 2 and store.is_flagged("retried")
 
 
 def test_a_second_failure_reaches_the_caller(store, monkeypatch):
-    monkeypatch.setattr(progress_db, "RETRY_PAUSE_SECONDS", 0)
+    monkeypatch.setattr(progress_store, "RETRY_PAUSE_SECONDS", 0)
 
     def broken(self):
         raise OperationalError("connect", {}, Exception("down"))
 
-    monkeypatch.setattr(progress_db.ProgressStore, "_session", broken)
+    monkeypatch.setattr(progress_store.ProgressStore, "_session", broken)
     with pytest.raises(OperationalError):
         store.complete_step("x", "budget", "an answer")

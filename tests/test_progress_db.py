@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from bot.actions.progress_db import Base, ProgressStore, upgrade
+from bot.progress.store import Base, ProgressStore, upgrade
 
 
 def test_migrations_match_the_models(progress_db):

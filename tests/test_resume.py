@@ -1,4 +1,4 @@
-"""Resume codes (bot/resume_codes.py, bot/actions/resume.py): random words, hashed, limited guesses,
+"""Resume codes (bot/progress/codes.py, bot/actions/resume.py): random words, hashed, limited guesses,
 revocable, deleted with the data, never stored in clear in the conversation."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from bot import privacy, resume_codes
 from bot.actions import resume
-from bot.actions.progress_db import ResumeAttempt, ResumeCode
+from bot.progress import codes, retention
+from bot.progress.store import ResumeAttempt, ResumeCode
 
 
 def texts(dispatcher):
@@ -23,37 +23,37 @@ def shown_code(dispatcher):
 
 
 def test_the_word_list_is_long_plain_and_unique():
-    words = resume_codes.words()
+    words = codes.words()
     assert len(words) == 1024 and len(set(words)) == 1024
     assert all(re.fullmatch(r"[a-z]{3,6}", w) for w in words)
 
 
 def test_codes_are_random_four_words_read_back_however_typed():
-    codes = {resume_codes.new_code() for _ in range(200)}
-    assert len(codes) == 200
-    code = codes.pop()
+    made = {codes.new_code() for _ in range(200)}
+    assert len(made) == 200
+    code = made.pop()
     assert len(code.split("-")) == 4
-    assert resume_codes.normalise(f"  {code.upper().replace('-', ' ')}. ") == code
-    assert resume_codes.normalise("none of these") is None
-    assert resume_codes.normalise("he hit me last night") is None
+    assert codes.normalise(f"  {code.upper().replace('-', ' ')}. ") == code
+    assert codes.normalise("none of these") is None
+    assert codes.normalise("he hit me last night") is None
 
 
 def test_only_a_slow_salted_hash_is_stored(monkeypatch):
     monkeypatch.setenv("RESUME_CODE_SECRET", "one installation")
-    first = resume_codes.code_hash("river-lake-pond-hill")
+    first = codes.code_hash("river-lake-pond-hill")
     monkeypatch.setenv("RESUME_CODE_SECRET", "another installation")
-    assert resume_codes.code_hash("river-lake-pond-hill") != first
+    assert codes.code_hash("river-lake-pond-hill") != first
     assert "river" not in first and len(first) == 64
 
 
 def test_redaction_keeps_codes_out_of_stored_text():
-    code = resume_codes.new_code()
+    code = codes.new_code()
     assert (
-        resume_codes.redact(f"Your resume code is: {code}\n\nTo continue...")
+        codes.redact(f"Your resume code is: {code}\n\nTo continue...")
         == "Your resume code is: [resume code]\n\nTo continue..."
     )
-    assert resume_codes.redact(code.replace("-", " ")) == "[resume code]"
-    assert resume_codes.redact("a well-known long-term plan") == "a well-known long-term plan"
+    assert codes.redact(code.replace("-", " ")) == "[resume code]"
+    assert codes.redact("a well-known long-term plan") == "a well-known long-term plan"
 
 
 async def onboarded_with_code(store, tracker_factory, dispatcher, domain, sender="old"):
@@ -76,7 +76,7 @@ async def test_during_the_first_questions_the_code_is_promised(store, tracker_fa
 async def test_a_code_moves_the_progress_to_the_new_conversation(store, tracker_factory, dispatcher, domain):
     code = await onboarded_with_code(store, tracker_factory, dispatcher, domain)
     assert code and store.has_resume_code("old")
-    with privacy._engine(store.url).connect() as conn:  # stored as a hash only
+    with retention._engine(store.url).connect() as conn:  # stored as a hash only
         assert code not in str(conn.execute(ResumeCode.__table__.select()).fetchall())
     dispatcher.messages.clear()
     events = await resume.ActionResumeWithCode().run(
@@ -118,7 +118,7 @@ async def test_wrong_codes_are_limited_per_conversation_and_per_hour(
     await resume.ActionResumeWithCode().run(dispatcher, tracker_factory("someone-else", text=code), domain)
     assert "Too many codes" in texts(dispatcher)
     # An hour later, the right code works.
-    with privacy._engine(store.url).begin() as conn:
+    with retention._engine(store.url).begin() as conn:
         conn.execute(ResumeAttempt.__table__.update().values(attempted_at=dt.datetime.utcnow() - dt.timedelta(hours=2)))
     dispatcher.messages.clear()
     await resume.ActionResumeWithCode().run(dispatcher, tracker_factory("someone-else", text=code), domain)
@@ -135,7 +135,7 @@ async def test_forget_my_code_and_delete_my_data(store, tracker_factory, dispatc
     # A new code, then "delete my data": gone with everything else.
     await onboarded_with_code(store, tracker_factory, dispatcher, domain)
     assert store.has_resume_code("old")
-    privacy.delete_person_progress("old", store.engine)
+    retention.delete_person_progress("old", store.engine)
     assert not store.has_resume_code("old")
 
 
@@ -162,7 +162,7 @@ def test_the_tracker_store_never_keeps_a_code_in_clear():
 
     from bot.stores import redact_resume_codes
 
-    code = resume_codes.new_code()
+    code = codes.new_code()
     tracker = DialogueStateTracker.from_events(
         "r",
         [
@@ -186,6 +186,6 @@ def test_the_nlu_component_only_takes_codes(text):
     message = Message(data={"text": text})
     ResumeCodeMatcher().process([message])
     assert message.get("intent") is None
-    code_message = Message(data={"text": resume_codes.new_code()})
+    code_message = Message(data={"text": codes.new_code()})
     ResumeCodeMatcher().process([code_message])
     assert code_message.get("intent")["name"] == "enter_resume_code"

@@ -12,8 +12,8 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine
 
-from bot import privacy
-from bot.actions.progress_db import ProgressStore, upgrade
+from bot.progress import retention
+from bot.progress.store import ProgressStore, upgrade
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, 0)
 
@@ -81,11 +81,11 @@ def test_old_people_go_entirely_and_recent_ones_stay(stores):
     converse(tracker_store, "old-talk-recent-step", 200)
     converse(tracker_store, "tracker-only-old", 95)  # never consented: no progress rows at all
 
-    dry = privacy.run_retention(90, progress_url, tracker_url, dry_run=True, now=NOW)
+    dry = retention.run_retention(90, progress_url, tracker_url, dry_run=True, now=NOW)
     assert dry.expired_senders == 2 and dry.tracker_events == 0
     assert progress_rows(progress_url, "old")["users"] == 1  # a dry run deletes nothing
 
-    report = privacy.run_retention(90, progress_url, tracker_url, now=NOW)
+    report = retention.run_retention(90, progress_url, tracker_url, now=NOW)
     assert report.expired_senders == 2
     assert all(count == 0 for count in progress_rows(progress_url, "old").values())
     assert progress_rows(progress_url, "recent") == {
@@ -107,19 +107,19 @@ def test_without_a_tracker_database_progress_alone_decides(stores):
     store = ProgressStore(progress_url)
     store.set_consent("someone", True)
     set_progress_time(progress_url, "someone", NOW - dt.timedelta(days=91))
-    assert privacy.run_retention(90, progress_url, None, now=NOW).expired_senders == 1
-    assert privacy.run_retention(90, progress_url, None, now=NOW).expired_senders == 0
+    assert retention.run_retention(90, progress_url, None, now=NOW).expired_senders == 1
+    assert retention.run_retention(90, progress_url, None, now=NOW).expired_senders == 0
 
 
 def test_the_period_comes_from_the_environment_and_must_make_sense(monkeypatch):
     monkeypatch.delenv("RETENTION_DAYS", raising=False)
-    assert privacy.retention_days() == 90
+    assert retention.retention_days() == 90
     monkeypatch.setenv("RETENTION_DAYS", "30")
-    assert privacy.retention_days() == 30
+    assert retention.retention_days() == 30
     for bad in ("0", "-5", "ninety"):
         monkeypatch.setenv("RETENTION_DAYS", bad)
         with pytest.raises(SystemExit):
-            privacy.retention_days()
+            retention.retention_days()
 
 
 def test_command_line_prints_counts_only(stores, monkeypatch, capsys):
@@ -127,7 +127,7 @@ def test_command_line_prints_counts_only(stores, monkeypatch, capsys):
     converse(tracker_store, "secret-sender-id", 400)
     monkeypatch.setenv("PROGRESS_DB_URL", progress_url)
     monkeypatch.setenv("RASA_TRACKER_DB_URL", tracker_url)
-    assert privacy.main(["retention", "--days", "90"]) == 0
+    assert retention.main(["retention", "--days", "90"]) == 0
     out = capsys.readouterr().out
     assert "1 person past the retention period" in out and "secret-sender-id" not in out
 
@@ -141,7 +141,7 @@ def test_a_conversation_without_consent_goes_after_a_day_and_its_safety_flag_sta
     converse(tracker_store, "stored", 3)  # consented: kept for the full period
     converse(tracker_store, "not-stored", 2)  # said no, quiet for two days: conversation goes
     converse(tracker_store, "not-stored-recent", 0.5)  # said no, quiet for 12 hours: stays for now
-    report = privacy.run_retention(90, progress_url, tracker_url, now=NOW, no_consent_hours_=24)
+    report = retention.run_retention(90, progress_url, tracker_url, now=NOW, no_consent_hours_=24)
     assert report.unconsented_conversations == 1 and report.unconsented_events >= 1
     with sqlite3.connect(tracker_path) as db:
         left = dict(db.execute("select sender_id, count(*) from events group by sender_id").fetchall())

@@ -1,7 +1,7 @@
 """Custom actions (rasa-sdk). `rasa run actions --actions bot.actions` loads every module here.
 
-Modules match the product's parts: onboarding, coaching, safety; progress_db holds the models and
-the data access, content the coaching texts.
+Modules match the product's parts: onboarding, coaching, safety, practice (the rehearsal), privacy
+and resume; the progress data lives in bot/progress/, content holds the coaching texts.
 """
 
 import logging

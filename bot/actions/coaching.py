@@ -14,8 +14,8 @@ from rasa_sdk.types import DomainDict
 from bot.actions import common, content
 from bot.actions import practice as practice_run
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
-from bot.actions.progress_db import Profile
 from bot.content import practice
+from bot.progress.store import Profile
 from bot.safety import answers
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions import content
-from bot.actions.progress_db import Profile, ProgressStore
+from bot.progress.store import Profile, ProgressStore
 
 logger = logging.getLogger(__name__)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import yaml
 
-CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
+from bot.content.texts import CONTENT_DIR, messages, text  # noqa: F401 (the actions read texts here)
 
 STATUS_AVAILABLE = "available"
 STATUS_SCREEN = "screen"
@@ -95,20 +94,6 @@ def step_by_id(step_id: Optional[str]) -> Optional[Step]:
         return None
     key = str(step_id).strip().lower().replace(" ", "_").replace("-", "_")
     return next((s for s in steps() if s.id == key), None)
-
-
-@functools.lru_cache(maxsize=1)
-def messages() -> Dict[str, Any]:
-    with open(CONTENT_DIR / "messages.yml", encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
-def text(path: str, **values: Any) -> str:
-    """messages.yml text at a dotted path, formatted with `values`."""
-    node: Any = messages()
-    for part in path.split("."):
-        node = node[part]
-    return str(node).strip().format(**values)
 
 
 def variant(options: List[str], *keys: Any) -> str:

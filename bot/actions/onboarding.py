@@ -319,13 +319,13 @@ class ValidateOnboardingForm(FormValidationAction):
 
 
 def _no_consent_hours() -> int:
-    """How long a conversation without consent to storing is kept (bot/privacy.py)."""
-    from bot import privacy
+    """How long a conversation without consent to storing is kept (bot/progress/retention.py)."""
+    from bot.progress import retention
 
     try:
-        return privacy.no_consent_hours()
+        return retention.no_consent_hours()
     except SystemExit:
-        return privacy.DEFAULT_NO_CONSENT_HOURS
+        return retention.DEFAULT_NO_CONSENT_HOURS
 
 
 def _note_screen_concern(sender_id: str) -> None:

@@ -21,16 +21,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import privacy
 from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS
-from bot.actions.progress_db import Profile, _engine
+from bot.progress import retention
+from bot.progress.store import Profile, _engine
 
 logger = logging.getLogger(__name__)
 
 
 def _tracker_engine():
-    return _engine(privacy.tracker_url())
+    return _engine(retention.tracker_url())
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -44,8 +44,8 @@ class ActionDeleteMyData(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         sender = tracker.sender_id
         try:
-            conversation = privacy.conversation_counts(sender, _tracker_engine())
-            counts = privacy.delete_person_progress(sender, common.store().engine)
+            conversation = retention.conversation_counts(sender, _tracker_engine())
+            counts = retention.delete_person_progress(sender, common.store().engine)
         except STORE_ERRORS as error:
             logger.error("delete my data failed (%s): nothing deleted, the user was told", type(error).__name__)
             dispatcher.utter_message(text=content.text("privacy.delete_failed"))
@@ -61,11 +61,11 @@ class ActionDeleteMyData(Action):
                 settings=content.text("privacy.settings_deleted" if counts.get("users") else "privacy.no_settings"),
             )
         )
-        return [SlotSet(privacy.ERASE_SLOT, True)]
+        return [SlotSet(retention.ERASE_SLOT, True)]
 
 
 def export_text(
-    profile: Optional[Profile], conversation: privacy.PersonData, retention_days: int, consent: Optional[bool]
+    profile: Optional[Profile], conversation: retention.PersonData, retention_days: int, consent: Optional[bool]
 ) -> str:
     lines: List[str] = [content.text("privacy.export_header")]
     if profile is None or not profile.known:
@@ -117,7 +117,7 @@ def export_text(
             messages=_plural(conversation.messages, "message", "messages"),
             first=common.short_date(conversation.first_message) or "today",
             days=retention_days,
-            hours=privacy.no_consent_hours(),
+            hours=retention.no_consent_hours(),
         )
     )
     lines.append(content.text("privacy.export_footer"))
@@ -131,15 +131,15 @@ class ActionExportMyData(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         try:
             profile = common.store().profile(tracker.sender_id)
-            conversation = privacy.conversation_counts(tracker.sender_id, _tracker_engine())
+            conversation = retention.conversation_counts(tracker.sender_id, _tracker_engine())
         except STORE_ERRORS as error:
             logger.error("export my data failed (%s): the user was told", type(error).__name__)
             dispatcher.utter_message(text=content.text("privacy.export_failed"))
             return []
         try:
-            days = privacy.retention_days()
+            days = retention.retention_days()
         except SystemExit:
-            days = privacy.DEFAULT_RETENTION_DAYS
+            days = retention.DEFAULT_RETENTION_DAYS
         consent: Optional[bool] = tracker.get_slot("consent_storage")
         dispatcher.utter_message(text=export_text(profile, conversation, days, consent))
         return []

@@ -2,7 +2,7 @@
 tab only; Telegram and Slack know the person by their account and need no code).
 
 - A code is four short words joined by hyphens ("maple-river-cloud-tiger"), drawn at random
-  (`secrets`) from bot/content/resume_words.txt (1024 neutral words: 40 bits). It is shown when the
+  (`secrets`) from bot/progress/resume_words.txt (1024 neutral words: 40 bits). It is shown when the
   person agrees to keep their progress and whenever they ask ("how do I come back later?"); showing
   it again makes a new code, since only a hash is kept.
 - Stored only as a hash: scrypt with the installation's secret RESUME_CODE_SECRET as salt (a fixed
@@ -30,10 +30,10 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import privacy
 from bot.actions import common, content
 from bot.actions.common import STORE_ERRORS
-from bot.resume_codes import code_hash, new_code, normalise
+from bot.progress import retention
+from bot.progress.codes import code_hash, new_code, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class ActionShowResumeCode(Action):
             return []
         if not common.consented(tracker):
             dispatcher.utter_message(
-                text=content.text("resume.no_consent", hours=privacy.no_consent_hours()),
+                text=content.text("resume.no_consent", hours=retention.no_consent_hours()),
                 buttons=[{"title": content.text("resume.button_keep"), "payload": "/give_storage_consent"}],
             )
             return []
@@ -155,7 +155,7 @@ class ActionResumeWithCode(Action):
             return again
         if previous != tracker.sender_id:
             try:
-                privacy.delete_conversation(previous, _tracker_engine())
+                retention.delete_conversation(previous, _tracker_engine())
             except Exception:  # the progress moved; the old messages go with retention
                 logger.exception("the earlier conversation's messages could not be deleted after resuming")
         done = len(profile.done)

@@ -1,6 +1,6 @@
 """A resume code typed alone ("maple-river-cloud-tiger") gets the intent `enter_resume_code`.
 
-Codes are four words from the bot's own list (bot/resume_codes.py), which no classifier could learn;
+Codes are four words from the bot's own list (bot/progress/codes.py), which no classifier could learn;
 a message that is exactly such a code (case, spaces or hyphens aside) is one, with confidence 1.0.
 Runs after the intent classifier and the button titles, before the safety gate (which still checks
 every message; no word of the list is a danger word).
@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.forced_intent import force_intent
-from bot.resume_codes import normalise
+from bot.progress.codes import normalise
 
 INTENT_NAME = "enter_resume_code"
 

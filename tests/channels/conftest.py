@@ -177,7 +177,7 @@ def bot(tmp_path_factory):
         if IN_CI:
             pytest.fail(f"no trained model at {MODEL}: `make train` must run before the tests in CI")
         pytest.skip("no trained model: run `make train`")
-    from bot.actions.progress_db import upgrade
+    from bot.progress.store import upgrade
 
     work = tmp_path_factory.mktemp("channels")
     upgrade(f"sqlite:///{work / 'progress.db'}")

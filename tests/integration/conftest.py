@@ -43,7 +43,7 @@ def event_loop():
 
 @pytest.fixture(scope="session")
 def integration_db(tmp_path_factory):
-    from bot.actions.progress_db import upgrade
+    from bot.progress.store import upgrade
 
     url = f"sqlite:///{tmp_path_factory.mktemp('integration') / 'progress.db'}"
     upgrade(url)

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from bench.servers import us_dv_number
-from bot.actions.progress_db import MAX_ANSWER_CHARS
+from bot.progress.store import MAX_ANSWER_CHARS
 from tests.integration.conftest import require_model
 from tests.safety_harness import ONBOARDING_NEGATIVE
 from tests.servers import Servers, post
@@ -43,7 +43,7 @@ BAD_INPUTS = {
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     require_model()
-    from bot.actions.progress_db import upgrade
+    from bot.progress.store import upgrade
 
     workdir = tmp_path_factory.mktemp("bad-input")
     upgrade(f"sqlite:///{workdir / 'progress.db'}")

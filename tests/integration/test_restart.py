@@ -17,7 +17,7 @@ def servers(tmp_path):
         if IN_CI:
             pytest.fail("no trained model in CI")
         pytest.skip("no trained model: run `make train`")
-    from bot.actions.progress_db import upgrade
+    from bot.progress.store import upgrade
 
     upgrade(f"sqlite:///{tmp_path / 'progress.db'}")
     s = Servers(tmp_path)

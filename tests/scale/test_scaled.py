@@ -115,7 +115,7 @@ def _wordings() -> List[Tuple[str, str]]:
 def replies_of(replies: List[dict]) -> List[Tuple[str, List[str]]]:
     """Text and button payloads; wordings chosen by the sender id, and resume codes (random),
     become placeholders, so two senders' conversations compare equal when the bot did the same."""
-    from bot.resume_codes import redact
+    from bot.progress.codes import redact
 
     wordings = _wordings()
     out = []
@@ -295,8 +295,8 @@ def test_retention_on_postgresql_deletes_the_expired_and_keeps_live_users(scaled
     from rasa.shared.core.events import UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bot import privacy
-    from bot.actions.progress_db import ProgressStore
+    from bot.progress import retention
+    from bot.progress.store import ProgressStore
     from bot.stores import URLTrackerStore
 
     monkeypatch.delenv("RETENTION_DAYS", raising=False)
@@ -331,9 +331,9 @@ def test_retention_on_postgresql_deletes_the_expired_and_keeps_live_users(scaled
 
     monkeypatch.setenv("PROGRESS_DB_URL", scaled.url("progress"))
     monkeypatch.setenv("RASA_TRACKER_DB_URL", scaled.url("tracker"))
-    assert privacy.main(["retention", "--dry-run"]) == 0
+    assert retention.main(["retention", "--dry-run"]) == 0
     assert "1 person past the period" in capsys.readouterr().out
-    report = privacy.run_retention(90, scaled.url("progress"), scaled.url("tracker"))
+    report = retention.run_retention(90, scaled.url("progress"), scaled.url("tracker"))
     assert report.expired_senders == 1 and report.tracker_events >= 1 and report.progress_rows == 3
     assert events(scaled, old) == []
     assert progress.profile(old).known is False

@@ -18,7 +18,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import ConnectionException
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import privacy, stores
+from bot import stores
+from bot.progress import retention
 from tests.integration.conftest import REPO_ROOT, free_port
 
 
@@ -31,7 +32,7 @@ def test_the_tracker_url_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("RASA_TRACKER_DB_URL", "")  # empty, as the Makefile exports it: not set
     assert stores.tracker_db_url() == f"sqlite:///{tmp_path / 't.db'}"
     monkeypatch.setenv("RASA_TRACKER_DB_URL", "postgresql+psycopg2://u:pw@db.example:5432/tracker")
-    assert stores.tracker_db_url() == privacy.tracker_url() == "postgresql+psycopg2://u:pw@db.example:5432/tracker"
+    assert stores.tracker_db_url() == retention.tracker_url() == "postgresql+psycopg2://u:pw@db.example:5432/tracker"
 
 
 def test_logs_name_the_dialect_and_host_only():

@@ -47,7 +47,7 @@ def servers(tmp_path_factory):
         _missing(f"the trained model {MODEL}")
     if not (REPO_ROOT / "bot/web/node_modules/socket.io-client").exists():
         _missing("socket.io-client (make setup runs npm ci in bot/web)")
-    from bot.actions.progress_db import upgrade
+    from bot.progress.store import upgrade
 
     workdir = tmp_path_factory.mktemp("web")
     upgrade(f"sqlite:///{workdir / 'progress.db'}")

@@ -1,6 +1,6 @@
 """Retention: conversations and progress are kept no longer than a configurable period.
 
-    python -m bot.privacy retention [--days 90] [--dry-run]     # `make retention`
+    python -m bot.progress.retention retention [--days 90] [--dry-run]     # `make retention`
 
 Someone who did not agree to storing keeps no conversation beyond RETENTION_NO_CONSENT_HOURS (default
 24) after their last message: it is deleted then (a safety flag, if any, stays for the full period,
@@ -32,7 +32,7 @@ from typing import Dict, Iterable, List, Optional, Set
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, delete, func, inspect, select
 from sqlalchemy.engine import Engine
 
-from bot.actions.progress_db import (
+from bot.progress.store import (
     PracticeRun,
     Reflection,
     ResumeAttempt,
@@ -75,7 +75,7 @@ PROGRESS_DELETE_ORDER = [PracticeRun, Reflection, StepProgress, SafetySign, Safe
 RESUME_ATTEMPTS_KEPT = dt.timedelta(days=1)
 
 
-DEFAULT_TRACKER_DB = Path(__file__).resolve().parents[1] / "var" / "rasa_tracker.db"
+DEFAULT_TRACKER_DB = Path(__file__).resolve().parents[2] / "var" / "rasa_tracker.db"
 
 
 def retention_days() -> int:

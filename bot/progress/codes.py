@@ -18,7 +18,7 @@ from typing import List, Optional
 
 logger = logging.getLogger(__name__)
 
-WORDS_FILE = Path(__file__).resolve().parent / "content" / "resume_words.txt"
+WORDS_FILE = Path(__file__).resolve().parent / "resume_words.txt"
 CODE_WORDS = 4
 DEV_SECRET = "reluctant-partner-coach development secret: set RESUME_CODE_SECRET"
 

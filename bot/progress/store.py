@@ -5,7 +5,7 @@ import time (the action server imports every module at start-up): engines are cr
 use and cached per URL, and each call opens its own session and transaction, rolled back on error.
 
 The URL comes from PROGRESS_DB_URL (default: a SQLite file under var/, which git ignores).
-The schema is managed by Alembic (migrations/); `python -m bot.actions.progress_db upgrade`
+The schema is managed by Alembic (migrations/); `python -m bot.progress.store upgrade`
 applies it.
 
 What is stored: consent, region, steps started and completed with timestamps, reflective answers,
@@ -561,5 +561,5 @@ if __name__ == "__main__":
         upgrade()
         print(f"progress database at head: {database_url()}")
     else:
-        print("usage: python -m bot.actions.progress_db upgrade")
+        print("usage: python -m bot.progress.store upgrade")
         sys.exit(2)

@@ -1,0 +1,27 @@
+"""The texts the bot composes (messages.yml beside this file), readable by every part: the actions
+(bot/actions/content.py re-exports these), and the Rasa-side fixes (bot/serve.py's reply when an
+action fails), which must not import the action package."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Dict
+
+import yaml
+
+CONTENT_DIR = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def messages() -> Dict[str, Any]:
+    with open(CONTENT_DIR / "messages.yml", encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def text(path: str, **values: Any) -> str:
+    """messages.yml text at a dotted path, formatted with `values`."""
+    node: Any = messages()
+    for part in path.split("."):
+        node = node[part]
+    return str(node).strip().format(**values)
