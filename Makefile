@@ -103,10 +103,10 @@ setup: venv web-deps spacy encoder-graph migrate
 
 # `rasa train --dry-run` misses a changed option of a component that is not trained (the safety
 # gate's thresholds): a config.yml newer than the model retrains too (cached parts take seconds).
-# The practice-run analyzer's model (bot/nlp/invitation_model.py), built from its labelled lines
+# The practice-run analyzer's model (bot/rehearsal/model.py), built from its labelled lines
 # into build/invitation/ unless already there for the same lines and settings (~20 s).
 practice-model: setup
-	@$(PY) -m bot.nlp.invitation --build
+	@$(PY) -m bot.rehearsal.analyzer --build
 
 train: setup practice-model
 	@if [ $(MODELS)/$(MODEL_NAME).tar.gz -nt config.yml ] && \

@@ -16,7 +16,7 @@ with relabel_N.jsonl (every other training line labelled again, blind, by a seco
 the writer and the second labeller differ, the second labelling is kept, as the held-out lines
 were labelled the same way).
 
-Writes bot/corpus/practice/train.jsonl and tests/practice/heldout.jsonl (the current held-out
+Writes bot/rehearsal/corpus/train.jsonl and tests/practice/heldout.jsonl (the current held-out
 set: the lines on which both labellings agree, and the disagreements as adjudicated). A line of the held-out set is never in the training lines (same text once
 normalised).
 """
@@ -33,9 +33,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bot.nlp.invitation import LABELS  # noqa: E402
+from bot.rehearsal.analyzer import LABELS  # noqa: E402
 
-TRAIN_OUT = ROOT / "bot" / "corpus" / "practice" / "train.jsonl"
+TRAIN_OUT = ROOT / "bot" / "rehearsal" / "corpus" / "train.jsonl"
 HELDOUT_OUT = ROOT / "tests" / "practice" / "heldout.jsonl"
 FIRST_SETS = {"first_dev": "invitation_lines.yml", "first_holdout": "invitation_holdout.yml"}
 

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from bot.nlp import invitation, invitation_model
+from bot.rehearsal import analyzer as invitation
+from bot.rehearsal import model as invitation_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"heldout": ROOT / "tests" / "practice" / "heldout.jsonl", "train": invitation_model.CORPUS}

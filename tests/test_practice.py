@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from bot.actions import content, practice
-from bot.nlp import invitation
+from bot.rehearsal import analyzer as invitation
+from bot.rehearsal import partner
 from tests.eval_invitation import load, score
 
 SEEDS = {
@@ -110,46 +111,46 @@ def test_the_sentences_without_harm_are_kept_for_a_better_line():
 
 # ---------------------------------------------------------------- the simulated partner
 def play(persona, lines):
-    run = practice.new_run(persona, "t")
+    run = partner.new_run(persona, "t")
     for number, line in enumerate(lines):
-        run = practice.partner_turn(run, line, invitation.analyze(line), key=f"t{number}")
+        run = partner.partner_turn(run, line, invitation.analyze(line), key=f"t{number}")
         if run["outcome"]:
             break
     return run
 
 
-@pytest.mark.parametrize("persona", list(practice.personas()))
+@pytest.mark.parametrize("persona", list(partner.personas()))
 def test_a_prepared_invitation_ends_better_than_a_blaming_one(persona):
     prepared = play(persona, PREPARED)
     blaming = play(persona, BLAMING)
-    assert prepared["outcome"] == practice.OUTCOME_AGREES, prepared
-    assert blaming["outcome"] == practice.OUTCOME_REFUSES, blaming
+    assert prepared["outcome"] == partner.OUTCOME_AGREES, prepared
+    assert blaming["outcome"] == partner.OUTCOME_REFUSES, blaming
     assert prepared["openness"] > blaming["openness"]
 
 
-@pytest.mark.parametrize("persona", list(practice.personas()))
+@pytest.mark.parametrize("persona", list(partner.personas()))
 def test_the_partner_answers_what_was_just_said(persona):
-    data = practice.personas()[persona]
-    run = practice.new_run(persona, "t")
+    data = partner.personas()[persona]
+    run = partner.new_run(persona, "t")
     assert run["reply"] in data["opening"]
     line = "the therapist will want to hear your side"
-    run = practice.partner_turn(run, line, invitation.analyze(line), key="k")
+    run = partner.partner_turn(run, line, invitation.analyze(line), key="k")
     assert run["reply"] == data["hears"]["their_side"]
-    run = practice.partner_turn(run, "you never listen", invitation.analyze("you never listen"), key="k")
-    assert run["reply"] in practice.data()["pitfalls"]["blame"]["reactions"]
+    run = partner.partner_turn(run, "you never listen", invitation.analyze("you never listen"), key="k")
+    assert run["reply"] in partner.data()["pitfalls"]["blame"]["reactions"]
     line = "either we go to counselling or I'm leaving"
-    run = practice.partner_turn(run, line, invitation.analyze(line), key="k")
-    assert run["reply"] in practice.data()["pitfalls"]["ultimatum"]["reactions"] and not run["outcome"]
-    run = practice.partner_turn(run, "hmm", invitation.analyze("hmm"), key="k")
+    run = partner.partner_turn(run, line, invitation.analyze(line), key="k")
+    assert run["reply"] in partner.data()["pitfalls"]["ultimatum"]["reactions"] and not run["outcome"]
+    run = partner.partner_turn(run, "hmm", invitation.analyze("hmm"), key="k")
     assert run["reply"] in data["lines"]["guarded"]
 
 
-@pytest.mark.parametrize("persona", list(practice.personas()))
+@pytest.mark.parametrize("persona", list(partner.personas()))
 def test_the_partner_never_repeats_a_line_in_a_run(persona):
-    run = practice.new_run(persona, "t")
+    run = partner.new_run(persona, "t")
     replies = [run["reply"]]
     for line in ["hmm", "you never listen", "ok", "hmm", "you never listen", "ok", "hmm", "hmm"]:
-        run = practice.partner_turn(run, line, invitation.analyze(line), key="same")
+        run = partner.partner_turn(run, line, invitation.analyze(line), key="same")
         replies.append(run["reply"])
         if run["outcome"]:
             break
@@ -173,19 +174,19 @@ def test_no_success_is_pretended_before_three_turns_or_without_an_offer():
             "I love you",
         ],
     )
-    assert warm_only["outcome"] == practice.OUTCOME_TIME  # warm, but no concrete offer: not a yes
+    assert warm_only["outcome"] == partner.OUTCOME_TIME  # warm, but no concrete offer: not a yes
 
 
 def test_a_run_ends_by_the_eighth_turn():
     run = play("private", ["hmm"] * 10)
-    assert run["turn"] == practice.MAX_TURNS and run["outcome"] == practice.OUTCOME_REFUSES
+    assert run["turn"] == partner.MAX_TURNS and run["outcome"] == partner.OUTCOME_REFUSES
 
 
 def test_feedback_quotes_the_user_names_techniques_and_rewrites_a_line():
     run = play(
         "fears_blame", ["I love you.", "I miss how we were. You never listen to me.", "Could we try one session?"]
     )
-    messages = practice.feedback(run)
+    messages = partner.feedback(run, step_title=practice.step_title)
     text = "\n".join(messages)
     assert 'You said: "I love you."' in text and "Reassured them of your love" in text
     assert '"You never listen to me."' in text
@@ -202,14 +203,14 @@ def test_feedback_quotes_each_line_once_and_never_praises_an_ultimatum():
         "been thinking about this for a very long time and I'm tired of waiting for you to change"
     )
     run = play("distant", [line, line, line])
-    text = "\n".join(practice.feedback(run))
+    text = "\n".join(partner.feedback(run, step_title=practice.step_title))
     assert "An ultimatum" in text and "Offered to choose" not in text
     assert text.count("Either you come to therapy") == 1
 
 
 def test_a_long_quote_is_cut_at_a_word_and_marked():
-    quote = practice._quote("word " * 60)
-    assert quote.endswith(" \u2026") and len(quote) <= practice.QUOTE_CHARS + 2
+    quote = partner._quote("word " * 60)
+    assert quote.endswith(" \u2026") and len(quote) <= partner.QUOTE_CHARS + 2
     assert quote[:-2].split(" ")[-1] == "word"
 
 
@@ -218,7 +219,8 @@ def test_feedback_never_suggests_what_was_used():
     run = play("distant", [line, "hmm", "hmm"])
     assert "choose_together" in run["used"]
     assert (
-        "choose the therapist together" not in "\n".join(practice.feedback(run)).split("Something to add")[-1].lower()
+        "choose the therapist together"
+        not in "\n".join(partner.feedback(run, step_title=practice.step_title)).split("Something to add")[-1].lower()
     )
 
 
@@ -226,40 +228,42 @@ def test_feedback_never_suggests_what_was_used():
     "text", ["hint", "any tips?", "Any tips", "tips pls", "what should I say?", "i'm stuck", "help"]
 )
 def test_hints_are_asked_for_in_ordinary_words(text):
-    assert practice.is_hint(text)
+    assert partner.is_hint(text)
 
 
 @pytest.mark.parametrize(
     "text", ["help me understand why you hate it", "I need help with us", "any tips on how we talk?"]
 )
 def test_a_line_to_the_partner_is_not_a_hint(text):
-    assert not practice.is_hint(text)
+    assert not partner.is_hint(text)
 
 
 def test_a_hint_helps_without_ending_or_advancing_the_run(tracker_factory, dispatcher, domain):
-    run = practice.partner_turn(practice.new_run("fears_blame", "h"), "hmm", invitation.analyze("hmm"))
+    run = partner.partner_turn(partner.new_run("fears_blame", "h"), "hmm", invitation.analyze("hmm"))
     slots = practice.ValidatePracticeForm().validate_practice_line(
         "any tips?", dispatcher, tracker_factory("h", {"practice_state": run}), domain
     )
     assert slots["practice_line"] is None and slots["practice_state"]["turn"] == run["turn"]
     sent = [m["text"] for m in dispatcher.messages]
-    need = practice.personas()["fears_blame"]["needs"][0]
-    assert sent == [practice.feedback_text("hint", hint=practice.data()["hints"][need])]
+    need = partner.personas()["fears_blame"]["needs"][0]
+    assert sent == [partner.feedback_text("hint", hint=partner.data()["hints"][need])]
 
 
 def test_feedback_compares_with_the_last_run():
     run = play("distant", PREPARED)
-    text = "\n".join(practice.feedback(run, previous={"techniques_used": ["reassure_love"]}))
+    text = "\n".join(
+        partner.feedback(run, step_title=practice.step_title, previous={"techniques_used": ["reassure_love"]})
+    )
     assert "Compared with your last run, this is new: Asked for their side" in text
 
 
 @pytest.mark.parametrize("text", ["stop", "Exit", "quit.", "stop practice"])
 def test_stop_words(text):
-    assert practice.is_stop(text)
+    assert partner.is_stop(text)
 
 
 def test_stop_is_not_a_line_about_stopping():
-    assert not practice.is_stop("please stop blaming me")
+    assert not partner.is_stop("please stop blaming me")
 
 
 @pytest.mark.parametrize(
@@ -273,12 +277,12 @@ def test_stop_is_not_a_line_about_stopping():
     ],
 )
 def test_choosing_a_persona(text, persona):
-    assert practice.match_persona(text) == persona
+    assert partner.match_persona(text) == persona
 
 
 # ---------------------------------------------------------------- content
 def test_practice_content_is_complete_and_sourced():
-    data = practice.data()
+    data = partner.data()
     for pid, persona in data["personas"].items():
         assert len(persona["opening"]) == 3 and set(persona["source"]) <= SEEDS, pid
         assert all(len(persona["lines"][m]) == 4 for m in ("hardened", "guarded", "softening")), pid
@@ -300,14 +304,14 @@ async def test_validation_plays_the_partner_and_ends_with_feedback(tracker_facto
     form = practice.ValidatePracticeForm()
     slots = form.validate_practice_persona("distant", dispatcher, tracker_factory("p1"), domain)
     run = slots["practice_state"]
-    assert slots["practice_persona"] == "distant" and run["reply"] in practice.personas()["distant"]["opening"]
+    assert slots["practice_persona"] == "distant" and run["reply"] in partner.personas()["distant"]["opening"]
     for line in PREPARED:
         tracker = tracker_factory("p1", {"practice_state": run, "consent_storage": True})
         slots = form.validate_practice_line(line, dispatcher, tracker, domain)
         run = slots.get("practice_state", run)
-        if slots["practice_line"] == practice.DONE:
+        if slots["practice_line"] == partner.DONE:
             break
-    assert run["outcome"] == practice.OUTCOME_AGREES
+    assert run["outcome"] == partner.OUTCOME_AGREES
     tracker = tracker_factory("p1", {"practice_state": run, "consent_storage": True, "onboarded": True})
     events = await practice.ActionPracticeFeedback().run(dispatcher, tracker, domain)
     assert {e["name"] for e in events} >= {"practice_state", "practice_line", "practice_persona"}
@@ -319,16 +323,16 @@ async def test_validation_plays_the_partner_and_ends_with_feedback(tracker_facto
 @pytest.mark.parametrize("turn", range(0, 5))
 def test_stop_works_at_every_turn(tracker_factory, dispatcher, domain, turn):
     form = practice.ValidatePracticeForm()
-    run = practice.new_run("hopeless", "s")
+    run = partner.new_run("hopeless", "s")
     for line in ["I love you"] * turn:
-        run = practice.partner_turn(run, line, invitation.analyze(line))
+        run = partner.partner_turn(run, line, invitation.analyze(line))
     slots = form.validate_practice_line("stop", dispatcher, tracker_factory("s", {"practice_state": run}), domain)
-    assert slots["practice_line"] == practice.DONE and slots["practice_state"]["outcome"] == practice.OUTCOME_STOPPED
+    assert slots["practice_line"] == partner.DONE and slots["practice_state"]["outcome"] == partner.OUTCOME_STOPPED
 
 
 def test_stop_before_choosing_a_partner_ends_without_a_run(tracker_factory, dispatcher, domain):
     slots = practice.ValidatePracticeForm().validate_practice_persona("quit", dispatcher, tracker_factory("s2"), domain)
-    assert slots["practice_line"] == practice.DONE and slots["practice_state"] is None
+    assert slots["practice_line"] == partner.DONE and slots["practice_state"] is None
 
 
 async def test_without_consent_the_run_is_not_stored(tracker_factory, dispatcher, domain, store):

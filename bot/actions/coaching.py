@@ -12,10 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import common, content
-from bot.actions import practice as practice_run
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
 from bot.content import practice
 from bot.progress.store import Profile
+from bot.rehearsal import partner as practice_run
 from bot.safety import answers
 
 logger = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class ValidateReflectionForm(FormValidationAction):
     @staticmethod
     def _feedback_on_a_line(dispatcher: CollectingDispatcher, text: str) -> None:
         """The practice analyzer on a drafted line: what works, and a better line for a pitfall."""
-        from bot.nlp import invitation
+        from bot.rehearsal import analyzer as invitation
 
         analysis = invitation.analyze(text)
         run = content_practice_run()
@@ -486,5 +486,5 @@ class ActionGoodNews(Action):
 
 
 def content_practice_run() -> Dict[str, Any]:
-    """The practice run's techniques and pitfalls (bot/content/practice_run.yml)."""
+    """The practice run's techniques and pitfalls (bot/rehearsal/practice_run.yml)."""
     return practice_run.data()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import yaml
 
-from bot.content.texts import CONTENT_DIR, messages, text  # noqa: F401 (the actions read texts here)
+from bot.content.texts import CONTENT_DIR, messages, text, variant  # noqa: F401 (the actions read texts here)
 
 STATUS_AVAILABLE = "available"
 STATUS_SCREEN = "screen"
@@ -94,15 +93,6 @@ def step_by_id(step_id: Optional[str]) -> Optional[Step]:
         return None
     key = str(step_id).strip().lower().replace(" ", "_").replace("-", "_")
     return next((s for s in steps() if s.id == key), None)
-
-
-def variant(options: List[str], *keys: Any) -> str:
-    """One of several wordings, chosen by a hash of `keys`: stable for the same keys (a re-asked
-    question keeps its wording), varied across users, steps and turns, reproducible in tests."""
-    if not options:
-        return ""
-    digest = hashlib.sha256(":".join(map(str, keys)).encode()).digest()
-    return options[digest[0] % len(options)]
 
 
 def group_steps(group: str) -> List[Step]:

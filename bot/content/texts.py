@@ -5,8 +5,9 @@ action fails), which must not import the action package."""
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import yaml
 
@@ -25,3 +26,12 @@ def text(path: str, **values: Any) -> str:
     for part in path.split("."):
         node = node[part]
     return str(node).strip().format(**values)
+
+
+def variant(options: List[str], *keys: Any) -> str:
+    """One of several wordings, chosen by a hash of `keys`: stable for the same keys (a re-asked
+    question keeps its wording), varied across users, steps and turns, reproducible in tests."""
+    if not options:
+        return ""
+    digest = hashlib.sha256(":".join(map(str, keys)).encode()).digest()
+    return options[digest[0] % len(options)]

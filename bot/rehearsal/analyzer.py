@@ -1,11 +1,11 @@
 """What a practice-run line does: a pure function from a line to the techniques and pitfalls in it.
 
 Two layers. The patterns find the phrasings someone wrote down, precisely; a model trained on
-labelled lines (invitation_model.py) finds the rest. A label is found when either finds it (its
+labelled lines (model.py) finds the rest. A label is found when either finds it (its
 patterns count where the model's training found them precise enough), and quoted with the sentence it was found in. A pitfall wins over the technique it contradicts: "either
 you come or we're done, your choice" is an ultimatum, never also a choice offered (CONTRADICTS).
 
-The patterns are data (`invitation_patterns.yml` beside this file) in the pattern language of the
+The patterns are data (`patterns.yml` beside this file) in the pattern language of the
 danger patterns, compiled into spaCy `Matcher` patterns over the same blank pipeline with lemmas.
 On top of the patterns the analyzer handles three things plain matching gets wrong:
 
@@ -27,10 +27,10 @@ import numpy as np
 from spacy.language import Language
 from spacy.matcher import Matcher
 
-from bot.nlp import invitation_model
+from bot.rehearsal import model as invitation_model
 from bot.safety.detector import PatternError, _compile_all, load_config, normalise
 
-PATTERNS_FILE = Path(__file__).with_name("invitation_patterns.yml")
+PATTERNS_FILE = Path(__file__).with_name("patterns.yml")
 TECHNIQUES = (
     "reassure_love",
     "not_about_blame",
@@ -280,7 +280,7 @@ def build_model() -> Path:
     return invitation_model.build(LABELS, pattern_labels)
 
 
-if __name__ == "__main__":  # pragma: no cover - python -m bot.nlp.invitation --build | "line" ...
+if __name__ == "__main__":  # pragma: no cover - python -m bot.rehearsal.analyzer --build | "line" ...
     import logging
     import sys
 

@@ -1,10 +1,10 @@
 """The learned layer of the practice-run analyzer: which techniques and pitfalls a line shows.
 
-The patterns (invitation_patterns.yml) only know the phrasings someone wrote down: on lines written
+The patterns (patterns.yml) only know the phrasings someone wrote down: on lines written
 by people who never saw them they found half of what was there (docs/practice-run.md). This model
 reads the rest. One logistic regression per label (a line can show several) over the line's
 sentence embedding (all-MiniLM-L6-v2, the encoder the NLU ships) and the tf-idf of its word and
-character n-grams, trained on the labelled lines of `bot/corpus/practice/train.jsonl` (who wrote
+character n-grams, trained on the labelled lines of `corpus/train.jsonl` (who wrote
 them and how they were labelled: docs/data.md).
 
 Each label's patterns are kept only where they are right often enough on the training lines
@@ -16,7 +16,7 @@ settings and C and the embedding's weight were chosen on out-of-fold figures of 
 (docs/practice-run.md).
 
 Training takes ~20 s on two cores and is deterministic (lbfgs, data in file order). The model is
-built by `make train` (`python -m bot.nlp.invitation --build`) into build/invitation/, named by a
+built by `make train` (`python -m bot.rehearsal.analyzer --build`) into build/invitation/, named by a
 hash of the training lines and this file's settings, and built on first use if missing.
 Persistence: arrays (.npz) and JSON, no pickle.
 """
@@ -41,7 +41,7 @@ from sklearn.linear_model import LogisticRegression
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "bot" / "corpus" / "practice" / "train.jsonl"
+CORPUS = Path(__file__).resolve().parent / "corpus" / "train.jsonl"
 BUILD_DIR = ROOT / "build" / "invitation"
 
 WORDS = {"analyzer": "word", "ngram_range": (1, 3), "min_df": 2, "token_pattern": r"(?u)\b\w+\b|n't|'\w+"}
@@ -230,7 +230,7 @@ def train(
 def fingerprint(path: Path = CORPUS) -> str:
     digest = hashlib.sha256(path.read_bytes())
     digest.update(json.dumps(SETTINGS, sort_keys=True).encode())
-    patterns = Path(__file__).with_name("invitation_patterns.yml")
+    patterns = Path(__file__).with_name("patterns.yml")
     if patterns.exists():
         digest.update(patterns.read_bytes())
     return digest.hexdigest()[:16]
