@@ -78,8 +78,8 @@ def test_nothing_in_the_product_reaches_up_into_the_actions():
     assert {(m, i) for m, i in up if i.startswith("bot.actions")} == set()
 
 
-def test_the_progress_package_imports_no_rasa_at_import_time():
-    for path in (ROOT / "bot" / "progress").glob("*.py"):
+def test_the_progress_and_rehearsal_packages_import_no_rasa_at_import_time():
+    for path in [*(ROOT / "bot" / "progress").glob("*.py"), *(ROOT / "bot" / "rehearsal").glob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
         names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
