@@ -44,6 +44,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.channels import texts
 from bot.safety import hotlines
 
 logger = logging.getLogger(__name__)
@@ -58,14 +59,8 @@ MAX_BUTTON_TITLE = 75
 MAX_SECTION_TEXT = 3000
 MAX_REMEMBERED_CONVERSATIONS = 10_000
 
-PRIVACY = (
-    "A note on privacy: in Slack, depending on the workspace's plan, its owners and admins can "
-    "export direct messages, this chat included, and I can delete only my own messages, not yours."
-)
-ESCALATION_NOTE = (
-    PRIVACY + " If that isn't safe for you, contact the services below directly (call, text or "
-    "their website) rather than writing about it here."
-)
+PRIVACY = texts.text("slack.privacy")
+ESCALATION_NOTE = PRIVACY + " " + texts.text("slack.before_escalation")
 
 
 def is_escalation(message: Dict[Text, Any]) -> bool:
@@ -99,14 +94,13 @@ def screen_note() -> Text:
     """The privacy note before the screen, with each region's domestic-violence line (the region
     is not known yet when the first question is asked)."""
     data = hotlines.load()
-    lines = [
-        PRIVACY + " If that isn't safe for you, you don't have to answer here: you can talk to a "
-        "domestic-violence line directly instead."
-    ]
+    lines = [PRIVACY + " " + texts.text("slack.before_screen")]
     for region in data["regions"].values():
         line = region["domestic_violence"][0]
-        lines.append(f"- In {region['name']}: {line['name']}, {line['contact']}")
-    lines.append(f"- Anywhere else: {data['unknown_region']['domestic_violence']}.")
+        lines.append(
+            texts.text("slack.screen_region_line", region=region["name"], name=line["name"], contact=line["contact"])
+        )
+    lines.append(texts.text("slack.screen_anywhere_else", contact=data["unknown_region"]["domestic_violence"]))
     return "\n".join(lines)
 
 

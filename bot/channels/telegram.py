@@ -51,6 +51,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.channels import texts
 from bot.channels.slack import is_escalation
 
 logger = logging.getLogger(__name__)
@@ -70,21 +71,11 @@ WEBHOOK_RETRY_SECONDS = (5, 15, 60, 300)
 
 # Telegram's own commands mapped to the bot's intents (a "/word" text reaches Rasa as an intent).
 COMMAND_INTENTS = {"/start": "/greet", "/help": "/ask_help"}
-BOT_COMMANDS = [
-    {"command": "start", "description": "Start or continue the coaching"},
-    {"command": "help", "description": "What this bot can do"},
-    {"command": "wipe", "description": "Delete this chat's messages (last 48 hours)"},
-]
+BOT_COMMANDS = [{"command": c, "description": d} for c, d in texts.load()["telegram"]["commands"].items()]
 
-PRIVATE_ONLY_TEXT = (
-    "For your privacy I only talk in a private chat: other people in a group would see what you "
-    "write. Open a private chat with me instead."
-)
-NOT_TEXT_TEXT = "I can only read text messages. Please type what you'd like to say."
-WIPE_TIP_TEXT = (
-    "If someone else might see this phone, send /wipe and I'll delete the messages of this chat "
-    "(on both sides) that Telegram still lets me delete."
-)
+PRIVATE_ONLY_TEXT = texts.text("telegram.private_only")
+NOT_TEXT_TEXT = texts.text("telegram.not_text")
+WIPE_TIP_TEXT = texts.text("telegram.wipe_tip")
 
 
 def _now() -> float:
