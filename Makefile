@@ -6,6 +6,9 @@ SHELL := /bin/bash
 VENV   := .venv
 PY     := $(VENV)/bin/python
 RASA   := $(VENV)/bin/rasa
+# Rasa with the project's fixes to its internals (bot/serve.py takes exactly `rasa`'s arguments):
+# training, validation and the test stories run the Rasa that `make run` runs.
+RASA_FIXED := $(PY) -m bot.serve
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-model.txt pyproject.toml | sha1sum | cut -c1-12)
 SPACY  := build/spacy/en_lookup_v1/config.cfg
 MODELS := bot/models
@@ -110,14 +113,14 @@ practice-model: setup
 
 train: setup practice-model
 	@if [ $(MODELS)/$(MODEL_NAME).tar.gz -nt config.yml ] && \
-	  $(RASA) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME) --dry-run >/dev/null 2>&1; then \
+	  $(RASA_FIXED) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME) --dry-run >/dev/null 2>&1; then \
 	  echo "model is up to date"; \
 	else \
-	  $(RASA) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME); \
+	  $(RASA_FIXED) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME); \
 	fi
 
 train-force: setup practice-model
-	$(RASA) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME) --force
+	$(RASA_FIXED) train $(RASA_PATHS) --out $(MODELS) --fixed-model-name $(MODEL_NAME) --force
 
 run: train
 	scripts/run.sh
@@ -132,13 +135,13 @@ shell: train
 	scripts/run.sh shell
 
 validate: setup
-	$(RASA) data validate $(RASA_PATHS) --fail-on-warnings --max-history $(MAX_HISTORY)
+	$(RASA_FIXED) data validate $(RASA_PATHS) --fail-on-warnings --max-history $(MAX_HISTORY)
 
 test-unit: setup practice-model
 	$(PY) -m pytest -q tests
 
 test-core: train
-	$(RASA) test core --model $(MODELS)/$(MODEL_NAME).tar.gz --stories tests/stories \
+	$(RASA_FIXED) test core --model $(MODELS)/$(MODEL_NAME).tar.gz --stories tests/stories \
 	  --fail-on-prediction-errors --out results/core
 
 # Lint and format check (ruff, configured in pyproject.toml); `make format` rewrites in place.

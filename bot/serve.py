@@ -26,8 +26,11 @@ action call. Rasa finds an event's class by its name with a walk over the class 
 event of every reloaded tracker; here a table answers (_install_event_type_lookup).
 
 All are small wrappers installed before Rasa starts (Rasa 3.6 has no hook for them; the version is
-pinned in requirements.txt and tests/test_faults.py checks the behaviour on the real servers). A
-plain `rasa run` works too, without these changes.
+pinned in requirements.txt, checked at start (`check_rasa_version`), tests/test_serve.py checks each
+wrapper against Rasa's own behaviour and tests/test_faults.py on the real servers). The Makefile
+runs `rasa train`, `rasa data validate` and `rasa test core` through this entry point too, so what
+is trained and tested runs with the same Rasa as users meet. A plain `rasa run` works too, without
+these changes.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from typing import Any, List
 logger = logging.getLogger(__name__)
 
 FAILURE_MESSAGE = "system.action_failed"  # bot/content/messages.yml
+# The Rasa versions these wrappers were written and tested for (tests/test_serve.py checks each
+# against Rasa's own behaviour); on another version they refuse to start rather than guess.
+SUPPORTED_RASA = ("3.6.",)
 DEFAULT_ACTION_TIMEOUT_SECONDS = 10.0
 
 
@@ -223,8 +229,22 @@ def _install_event_type_lookup() -> None:
     events.Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[assignment]
 
 
+def check_rasa_version(version: str = "") -> None:
+    """Refuse to start on a Rasa these wrappers were not written for."""
+    if not version:
+        import rasa
+
+        version = rasa.__version__
+    if not version.startswith(SUPPORTED_RASA):
+        raise SystemExit(
+            f"bot/serve.py wraps Rasa internals written for Rasa {', '.join(v + 'x' for v in SUPPORTED_RASA)}; "
+            f"this is Rasa {version}. Check each wrapper against the new version (tests/test_serve.py) first."
+        )
+
+
 def install() -> None:
-    """Install the fixes (idempotent)."""
+    """Install the fixes (idempotent), after checking the Rasa version."""
+    check_rasa_version()
     from rasa.core.actions import action as rasa_action
     from rasa.shared.core.events import BotUttered
 

@@ -203,3 +203,12 @@ def test_event_classes_are_found_by_name_as_rasa_finds_them():
         type_name = "late_event_for_the_test"
 
     assert resolve("late_event_for_the_test") is LateEvent
+
+
+def test_the_wrappers_refuse_a_rasa_they_were_not_written_for():
+    import pytest
+
+    serve.check_rasa_version()  # the installed one
+    serve.check_rasa_version("3.6.21")
+    with pytest.raises(SystemExit, match="Rasa 3.7.0"):
+        serve.check_rasa_version("3.7.0")
