@@ -43,6 +43,10 @@ from sqlalchemy.pool import QueuePool
 from bot.progress.codes import redact
 from bot.progress.retention import ERASE_SLOT, delete_conversation
 from bot.progress.retention import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
+from bot.serve import check_rasa_version
+
+# AtomicRedisLockStore rewrites RedisLockStore's ticket methods: written for Rasa 3.6 only (bot/serve.py's check).
+check_rasa_version()
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -46,6 +46,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import texts
 from bot.safety import hotlines
+from bot.serve import check_rasa_version
+
+# the Slack channel overrides private methods of Rasa's connector: written for Rasa 3.6 only (bot/serve.py's check).
+check_rasa_version()
 
 logger = logging.getLogger(__name__)
 

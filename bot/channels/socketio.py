@@ -28,6 +28,11 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from bot.serve import check_rasa_version
+
+# SocketIOChannel overrides the socket.io input's session handling: written for Rasa 3.6 only (bot/serve.py's check).
+check_rasa_version()
+
 logger = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")

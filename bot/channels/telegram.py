@@ -53,6 +53,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.channels import texts
 from bot.channels.slack import is_escalation
+from bot.serve import check_rasa_version
+
+# the Telegram channel overrides private methods of Rasa's connector: written for Rasa 3.6 only (bot/serve.py's check).
+check_rasa_version()
 
 logger = logging.getLogger(__name__)
 
