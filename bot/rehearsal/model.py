@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from bot.nlp import ngrams
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,6 @@ def read_lines(path: Path = CORPUS) -> List[Dict[str, object]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _vectorizer(params: Dict[str, object], vocabulary: Optional[Dict[str, int]] = None) -> TfidfVectorizer:
-    return TfidfVectorizer(lowercase=True, sublinear_tf=True, dtype=np.float64, vocabulary=vocabulary, **params)
-
-
 def _encode(texts: Sequence[str]) -> np.ndarray:
     from bot.nlp.sentence_encoder import shared_encoder
 
@@ -96,10 +93,8 @@ class InvitationModel:
         cls, texts: Sequence[str], embeddings: np.ndarray, targets: np.ndarray, labels: Sequence[str]
     ) -> "InvitationModel":
         """One logistic regression per label; thresholds 0.5 (`tune` sets them)."""
-        words, chars = _vectorizer(WORDS), _vectorizer(CHARS)
-        x = sp.hstack(
-            [sp.csr_matrix(embeddings * DENSE_WEIGHT), words.fit_transform(texts), chars.fit_transform(texts)]
-        ).tocsr()
+        words, chars = ngrams.vectorizer(WORDS), ngrams.vectorizer(CHARS)
+        x = ngrams.stacked(embeddings, DENSE_WEIGHT, words.fit_transform(texts), chars.fit_transform(texts))
         coef = np.zeros((len(labels), x.shape[1]))
         intercept = np.full(len(labels), -30.0)  # a label without examples is never found
         for i in range(len(labels)):
@@ -113,13 +108,7 @@ class InvitationModel:
     def probabilities(self, texts: Sequence[str], embeddings: Optional[np.ndarray] = None) -> np.ndarray:
         if embeddings is None:
             embeddings = _encode(texts)
-        x = sp.hstack(
-            [
-                sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * DENSE_WEIGHT),
-                self.words.transform(texts),
-                self.chars.transform(texts),
-            ]
-        ).tocsr()
+        x = ngrams.stacked(embeddings, DENSE_WEIGHT, self.words.transform(texts), self.chars.transform(texts))
         logits = np.asarray(x @ self.coef.T) + self.intercept
         return 1.0 / (1.0 + np.exp(-logits))
 
@@ -143,8 +132,8 @@ class InvitationModel:
         )
         meta = {
             "labels": list(self.labels),
-            "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
-            "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()},
+            "words_vocabulary": ngrams.vocabulary(self.words),
+            "chars_vocabulary": ngrams.vocabulary(self.chars),
         }
         (directory / "model.json").write_text(json.dumps(meta), encoding="utf-8")
 
@@ -152,9 +141,8 @@ class InvitationModel:
     def load(cls, directory: Path) -> "InvitationModel":
         meta = json.loads((directory / "model.json").read_text(encoding="utf-8"))
         with np.load(directory / "model.npz", allow_pickle=False) as arrays:
-            words = _vectorizer(WORDS, meta["words_vocabulary"])
-            chars = _vectorizer(CHARS, meta["chars_vocabulary"])
-            words.idf_, chars.idf_ = arrays["words_idf"], arrays["chars_idf"]
+            words = ngrams.restored(WORDS, meta["words_vocabulary"], arrays["words_idf"])
+            chars = ngrams.restored(CHARS, meta["chars_vocabulary"], arrays["chars_idf"])
             return cls(
                 tuple(meta["labels"]),
                 words,

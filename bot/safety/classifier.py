@@ -26,6 +26,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlp import ngrams
+
 LABELS = ("none", "sign", "violence", "immediate", "child", "self_harm", "own")
 ESCALATION_LABELS = ("violence", "immediate", "child", "self_harm")
 CORPUS_DIR = Path(__file__).with_name("corpus")
@@ -55,10 +57,6 @@ def read_corpus(names: Iterable[str] = ("train",), directory: Path = CORPUS_DIR)
     return rows
 
 
-def _vectorizer(params: Dict[str, Any], vocabulary: Optional[Dict[str, int]] = None) -> TfidfVectorizer:
-    return TfidfVectorizer(lowercase=True, sublinear_tf=True, dtype=np.float64, vocabulary=vocabulary, **params)
-
-
 @dataclass
 class SafetyClassifier:
     words: TfidfVectorizer
@@ -86,13 +84,9 @@ class SafetyClassifier:
         """`balance`: how far each class's weight is raised towards an equal share (0: as counted,
         1: sklearn's "balanced"). Fully balanced weights made the rare classes (immediate danger)
         certain on a single word ("breathing down my neck"); half-way keeps them heard."""
-        words = _vectorizer(WORDS)
-        chars = _vectorizer(CHARS)
-        x_words = words.fit_transform(texts)
-        x_chars = chars.fit_transform(texts)
-        x = sp.hstack(
-            [sp.csr_matrix(np.asarray(embeddings, dtype=np.float64) * dense_weight), x_words, x_chars]
-        ).tocsr()
+        words = ngrams.vectorizer(WORDS)
+        chars = ngrams.vectorizer(CHARS)
+        x = ngrams.stacked(embeddings, dense_weight, words.fit_transform(texts), chars.fit_transform(texts))
         y = np.array([LABELS.index(label) for label in labels])
         present = sorted(set(y.tolist()))
         counts = np.bincount(y, minlength=len(LABELS)).astype(np.float64)
@@ -111,8 +105,7 @@ class SafetyClassifier:
 
     # ------------------------------------------------------------------ prediction
     def features(self, texts: Sequence[str], embeddings: np.ndarray) -> sp.csr_matrix:
-        dense = sp.csr_matrix(np.asarray(embeddings, dtype=np.float64).reshape(len(texts), -1) * self.dense_weight)
-        return sp.hstack([dense, self.words.transform(texts), self.chars.transform(texts)]).tocsr()
+        return ngrams.stacked(embeddings, self.dense_weight, self.words.transform(texts), self.chars.transform(texts))
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
         """(len(texts), len(LABELS)) class probabilities. A few texts (the gate's case: one message,
@@ -181,8 +174,8 @@ class SafetyClassifier:
         meta = {
             "labels": list(self.labels),
             "dense_weight": self.dense_weight,
-            "words_vocabulary": {k: int(v) for k, v in self.words.vocabulary_.items()},
-            "chars_vocabulary": {k: int(v) for k, v in self.chars.vocabulary_.items()},
+            "words_vocabulary": ngrams.vocabulary(self.words),
+            "chars_vocabulary": ngrams.vocabulary(self.chars),
         }
         (directory / "safety_classifier.json").write_text(json.dumps(meta), encoding="utf-8")
 
@@ -190,10 +183,8 @@ class SafetyClassifier:
     def load(cls, directory: Path) -> "SafetyClassifier":
         meta = json.loads((directory / "safety_classifier.json").read_text(encoding="utf-8"))
         arrays = np.load(directory / "safety_classifier.npz", allow_pickle=False)
-        words = _vectorizer(WORDS, meta["words_vocabulary"])
-        chars = _vectorizer(CHARS, meta["chars_vocabulary"])
-        words.idf_ = arrays["words_idf"]
-        chars.idf_ = arrays["chars_idf"]
+        words = ngrams.restored(WORDS, meta["words_vocabulary"], arrays["words_idf"])
+        chars = ngrams.restored(CHARS, meta["chars_vocabulary"], arrays["chars_idf"])
         return cls(
             words, chars, arrays["coef"], arrays["intercept"], float(meta["dense_weight"]), tuple(meta["labels"])
         )
