@@ -8,6 +8,8 @@ from typing import Any, Dict
 
 import yaml
 
+from bot.content.texts import at
+
 
 @functools.lru_cache(maxsize=1)
 def load() -> Dict[str, Any]:
@@ -17,7 +19,5 @@ def load() -> Dict[str, Any]:
 
 def text(path: str, **values: Any) -> str:
     """A text at a dotted path ("slack.privacy"), formatted with `values`."""
-    node: Any = load()
-    for part in path.split("."):
-        node = node[part]
-    return str(node).strip().format(**values) if values else str(node).strip()
+    found = str(at(load(), path)).strip()
+    return found.format(**values) if values else found

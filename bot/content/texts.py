@@ -20,12 +20,16 @@ def messages() -> Dict[str, Any]:
         return yaml.safe_load(f)
 
 
+def at(tree: Any, path: str) -> Any:
+    """The node at a dotted path ("practice.again") of a loaded text file."""
+    for part in path.split("."):
+        tree = tree[part]
+    return tree
+
+
 def text(path: str, **values: Any) -> str:
     """messages.yml text at a dotted path, formatted with `values`."""
-    node: Any = messages()
-    for part in path.split("."):
-        node = node[part]
-    return str(node).strip().format(**values)
+    return str(at(messages(), path)).strip().format(**values)
 
 
 def variant(options: List[str], *keys: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import yaml
 
-from bot.content.texts import variant
+from bot.content.texts import at, variant
 from bot.rehearsal import analyzer as invitation
 
 MIN_TURNS = 3
@@ -72,10 +72,7 @@ def personas() -> Dict[str, Dict[str, Any]]:
 
 
 def feedback_text(key: str, **values: Any) -> str:
-    node: Any = data()["feedback"]
-    for part in key.split("."):
-        node = node[part]
-    return " ".join(str(node).split()).format(**values)
+    return " ".join(str(at(data()["feedback"], key)).split()).format(**values)
 
 
 def is_stop(text: str) -> bool:
