@@ -6,9 +6,9 @@ SHELL := /bin/bash
 VENV   := .venv
 PY     := $(VENV)/bin/python
 RASA   := $(VENV)/bin/rasa
-# Rasa with the project's fixes to its internals (bot/serve.py takes exactly `rasa`'s arguments):
+# Rasa with the project's fixes to its internals (bot/rasa_ext takes exactly `rasa`'s arguments):
 # training, validation and the test stories run the Rasa that `make run` runs.
-RASA_FIXED := $(PY) -m bot.serve
+RASA_FIXED := $(PY) -m bot.rasa_ext
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-model.txt pyproject.toml | sha1sum | cut -c1-12)
 SPACY  := build/spacy/en_lookup_v1/config.cfg
 MODELS := bot/models

@@ -269,7 +269,7 @@ class OurBot:
         )
         log = work / "servers.log"
         proc = start_script("scripts/run.sh", env, log)
-        return Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.serve run", "run actions", log)
+        return Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.rasa_ext run", "run actions", log)
 
     def answered(self, replies: List[Dict[str, Any]]) -> bool:
         return self.first_reply in joined(replies)
@@ -596,7 +596,7 @@ def measure_cold_ours(work: Path, log: Path) -> Dict[str, Any]:
         stdout=open(log, "a"),
         stderr=subprocess.STDOUT,
     )
-    servers = Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.serve run", "run actions", log)
+    servers = Servers(proc, f"http://127.0.0.1:{ports['RASA_PORT']}", "bot.rasa_ext run", "run actions", log)
     try:
         seconds = asyncio.run(first_answer(OurBot(), servers, started, limit=3600))
     finally:

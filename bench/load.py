@@ -132,7 +132,9 @@ class Texts:
         self.hotline = us_dv_number()
         # Replies that name a failure on the server side: shown by name in the error details.
         self.known_failures = {"save failed": _fixed_words("step.save_failed", after=True)}
-        if "action_failed" in content.messages().get("system", {}):  # bot/serve.py's reply to a failed action
+        if "action_failed" in content.messages().get(
+            "system", {}
+        ):  # bot/rasa_ext/actions.py's reply to a failed action
             self.known_failures["action failed"] = content.text("system.action_failed")
 
 

@@ -81,7 +81,7 @@ GROUPS: List[Tuple[str, Tuple[str, ...]]] = [
             "_action_call_format",
             "endpoints.py",
             "_validate_action_result",
-            "run (bot/serve.py:",
+            "run (bot/rasa_ext/actions.py:",
         ),
     ),
     ("request handling, the rest (Sanic, Rasa's processor, locks)", ("sanic/http.py", "rest.py")),
@@ -162,7 +162,7 @@ def profile(args: argparse.Namespace) -> Dict[str, Any]:
     servers.start()
     try:
         root = servers.servers.proc.pid
-        pids = {"rasa": find_process(root, "bot.serve run"), "actions": find_process(root, "run actions")}
+        pids = {"rasa": find_process(root, "bot.rasa_ext run"), "actions": find_process(root, "run actions")}
         asyncio.run(load_rounds(servers.urls, args.users, 5.0))  # warm-up, not sampled
         spies = {}
         for name, pid in pids.items():

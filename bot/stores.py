@@ -21,35 +21,28 @@ Only the dialect and host of a store are logged, never a password.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional
 from urllib.parse import unquote, urlsplit
 
-from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore
+from rasa.core.lock_store import InMemoryLockStore, LockStore
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
-from sqlalchemy.pool import QueuePool
 
 from bot.progress.codes import redact
 from bot.progress.retention import ERASE_SLOT, delete_conversation
 from bot.progress.retention import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
-from bot.serve import check_rasa_version
-
-# AtomicRedisLockStore rewrites RedisLockStore's ticket methods: written for Rasa 3.6 only (bot/serve.py's check).
-check_rasa_version()
+from bot.rasa_ext.lock_store import AtomicRedisLockStore
+from bot.rasa_ext.tracker_store import pool_sqlite_connections
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,14 +76,7 @@ class URLTrackerStore(SQLTrackerStore):
         url = prepare(host or tracker_db_url())
         logger.info("tracker store: %s", describe(url))
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            # Rasa's engine on a SQLite file opens a new connection for every session (SQLAlchemy
-            # 1.4's NullPool), three or more a message; keep them in a pool as SQLAlchemy 2.0 does.
-            # The Rasa process uses them from its event loop's thread only.
-            self.engine.dispose()
-            self.engine = create_engine(url, poolclass=QueuePool, connect_args={"check_same_thread": False})
-            self.sessionmaker = sessionmaker(bind=self.engine)
+        pool_sqlite_connections(self, url)
 
     async def save(self, tracker: Any) -> None:
         """Save the turn's new events, or, after "delete my data" (the `erase_conversation` slot set
@@ -126,56 +112,6 @@ def erase_requested(tracker: Any) -> bool:
         if isinstance(event, SlotSet) and event.key == ERASE_SLOT and event.value is True:
             return True
     return False
-
-
-class AtomicRedisLockStore(RedisLockStore):
-    """Rasa's RedisLockStore whose read-modify-write of a conversation's lock is one transaction.
-
-    Rasa 3.6 issues and returns tickets by reading the lock, changing it and writing it back: two
-    processes doing that at once both get the same ticket, or bring back a finished one, and then
-    two messages of one user run at the same time (and one is lost) or the queue stalls until the
-    ticket expires. Measured here with two processes: 14 of 60 messages lost, sent in pairs. The
-    same ticket logic (Rasa's TicketLock) runs inside a Redis WATCH/MULTI transaction, retried when
-    another process changed the lock in between; a lock without tickets is deleted in the same
-    transaction.
-    """
-
-    def _change(self, conversation_id: str, change: Callable[[TicketLock], T]) -> T:
-        import redis
-
-        key = self.key_prefix + conversation_id
-        with self.red.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    stored = pipe.get(key)
-                    lock = TicketLock.from_dict(json.loads(stored)) if stored else self.create_lock(conversation_id)
-                    result = change(lock)
-                    pipe.multi()
-                    if lock.is_someone_waiting():
-                        pipe.set(key, lock.dumps())
-                    else:
-                        pipe.delete(key)
-                    pipe.execute()
-                    return result
-                except redis.WatchError:
-                    continue
-
-    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        try:
-            return self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
-        except Exception as error:
-            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
-
-    def update_lock(self, conversation_id: str) -> None:
-        self._change(conversation_id, lambda lock: lock.remove_expired_tickets())
-
-    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
-        self._change(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
-
-    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        # Returning the ticket deletes a lock nobody waits for, in the same transaction.
-        self.finish_serving(conversation_id, ticket_number)
 
 
 def lock_store_from_url(url: Optional[str]) -> LockStore:

@@ -36,7 +36,7 @@ export RASA_TRACKER_DB_URL=${RASA_TRACKER_DB_URL:-} RASA_LOCK_STORE_URL=${RASA_L
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://localhost:${ACTIONS_PORT:-5055}/webhook}
 model="bot/models/reluctant-partner-coach.tar.gz"
 # Each server's command line, in this one place (`make run` and every instance of `make run-scaled`).
-rasa_server=(.venv/bin/python -m bot.serve run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml
+rasa_server=(.venv/bin/python -m bot.rasa_ext run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml
   --port "${RASA_PORT:-5005}" --cors "*" "${api_args[@]}")
 action_server=(.venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}")
 web_page=(.venv/bin/python -m bot.web.server --port "${WEB_PORT:-8000}")
@@ -60,7 +60,7 @@ write_credentials
 "${action_server[@]}" &
 pids+=($!)
 if [ "$mode" = shell ]; then
-  .venv/bin/python -m bot.serve shell --model "$model" --endpoints endpoints.yml
+  .venv/bin/python -m bot.rasa_ext shell --model "$model" --endpoints endpoints.yml
 else
   "${web_page[@]}" &
   pids+=($!)

@@ -85,3 +85,10 @@ def test_the_progress_and_rehearsal_packages_import_no_rasa_at_import_time():
         names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
         names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
         assert not [n for n in names if n.startswith(("rasa", "rasa_sdk", "bot.actions"))], path
+
+
+def test_the_changes_to_rasa_import_nothing_of_the_product_but_its_texts():
+    """bot/rasa_ext sits below everything: the stores and channels use it, it uses none of them."""
+    edges = graph("bot")
+    reached = {i for m, targets in edges.items() if m.startswith("bot.rasa_ext") for i in targets}
+    assert {i for i in reached if not i.startswith(("bot.rasa_ext", "bot.content"))} == set()

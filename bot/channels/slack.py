@@ -45,11 +45,8 @@ from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import texts
+from bot.rasa_ext.slack import DirectMessagesOnly, PostWithoutAsUser  # also refuses a Rasa it was not written for
 from bot.safety import hotlines
-from bot.serve import check_rasa_version
-
-# the Slack channel overrides private methods of Rasa's connector: written for Rasa 3.6 only (bot/serve.py's check).
-check_rasa_version()
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +123,7 @@ class NotedConversations:
             self._seen.popitem(last=False)
 
 
-class SlackMessenger(SlackBot):
+class SlackMessenger(PostWithoutAsUser, SlackBot):
     """Rasa's Slack output for one bot turn, with the privacy note and all buttons."""
 
     def __init__(
@@ -143,10 +140,6 @@ class SlackMessenger(SlackBot):
             self.client = AsyncWebClient(token, base_url=api_url, proxy=proxy)
         self.noted = noted
         self.escalation_noted = False
-
-    async def _post_message(self, channel: Text, **kwargs: Any) -> None:
-        kwargs.pop("as_user", None)
-        await super()._post_message(channel, **kwargs)
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         """Precede safety-related content with the privacy note, then send it."""
@@ -220,7 +213,7 @@ def _well_formed(request: Request) -> Optional[Dict[Text, Any]]:
     return {}
 
 
-class SlackChannel(SlackInput):
+class SlackChannel(DirectMessagesOnly, SlackInput):
     """The project's Slack input channel (see module docstring); Rasa's Slack credentials."""
 
     @classmethod
@@ -238,10 +231,6 @@ class SlackChannel(SlackInput):
         return SlackMessenger(
             self.slack_token, self.noted, channel or self.slack_channel, thread_id, self.proxy, self.api_url
         )
-
-    def _is_supported_channel(self, slack_event: Dict, metadata: Dict) -> bool:
-        """Direct messages only: in a channel, other members would read a disclosure and the reply."""
-        return self._is_direct_message(slack_event)
 
     async def process_message(
         self,

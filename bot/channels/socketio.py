@@ -1,9 +1,7 @@
 """Rasa's socket.io channel with the session-persistence bug fixed, for the web widget.
 
-Rasa 3.6 calls `sio.enter_room(...)` without awaiting it; since python-socketio 5.10 that is a
-coroutine, so the socket never joins its session's room and, with `session_persistence: true`,
-replies are emitted to an empty room and never arrive (RasaHQ/rasa#13027). This channel keeps
-Rasa's channel and re-registers two handlers:
+Rasa 3.6 never joins the socket to its session's room (RasaHQ/rasa#13027; the fix is
+bot/rasa_ext/socketio.py). This channel keeps Rasa's channel and re-registers two handlers:
 
 - `session_request` awaits `enter_room`, and accepts only a session id the server itself could
   have made (32 hex characters), so a client cannot pick a guessable id ("alice") and read or
@@ -17,7 +15,6 @@ continues the same conversation, and the tracker store keeps it across server re
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import re
@@ -28,10 +25,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from bot.serve import check_rasa_version
-
-# SocketIOChannel overrides the socket.io input's session handling: written for Rasa 3.6 only (bot/serve.py's check).
-check_rasa_version()
+from bot.rasa_ext.socketio import join_room  # also refuses a Rasa it was not written for
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +55,7 @@ class SocketIOChannel(SocketIOInput):
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = valid_session_id(requested) or uuid.uuid4().hex
             if self.session_persistence:
-                joined = sio.enter_room(sid, session_id, namespace=namespace)
-                if inspect.isawaitable(joined):
-                    await joined
+                await join_room(sio, sid, session_id, namespace)
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
 
         async def handle_message(sid: Text, data: Any) -> None:
@@ -77,9 +69,7 @@ class SocketIOChannel(SocketIOInput):
                     return
                 # Replies go to the session's room: make sure this socket is in it, even if the
                 # client skipped session_request after a reconnect.
-                joined = sio.enter_room(sid, sender_id, namespace=namespace)
-                if inspect.isawaitable(joined):
-                    await joined
+                await join_room(sio, sid, sender_id, namespace)
             else:
                 sender_id = sid
             text = data.get("message", "")

@@ -53,9 +53,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.channels import texts
 from bot.channels.slack import is_escalation
-from bot.serve import check_rasa_version
+from bot.rasa_ext.version import check_rasa_version
 
-# the Telegram channel overrides private methods of Rasa's connector: written for Rasa 3.6 only (bot/serve.py's check).
+# The Telegram channel replaces the webhook of Rasa's TelegramInput and builds on TelegramOutput's
+# internals (an aiogram Bot): written for Rasa 3.6 only.
 check_rasa_version()
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """The texts the bot composes (messages.yml beside this file), readable by every part: the actions
-(bot/actions/content.py re-exports these), and the Rasa-side fixes (bot/serve.py's reply when an
+(bot/actions/content.py re-exports these), and the Rasa-side fixes (bot/rasa_ext/actions.py's reply when an
 action fails), which must not import the action package."""
 
 from __future__ import annotations

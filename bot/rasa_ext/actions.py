@@ -1,51 +1,31 @@
-"""`rasa` as `make run` starts it: the same command line, with two fixes for when the action server
-fails. `python -m bot.serve run --model ...` takes exactly the arguments of `rasa`.
+"""Changes to how Rasa 3.6 calls the action server (RemoteAction), each in its own function.
 
-Rasa 3.6 waits up to 5 minutes for a custom action, and when one fails (action server down, slow,
-or answering with an error) it logs the error and sends the user nothing at all. For a person who
-has just found the courage to type something, silence is the worst reply. So here:
-
-- a custom action gets ACTION_TIMEOUT_SECONDS (default 10) to answer, not 300;
-- when it fails, the user gets "something went wrong on my side, please try again in a moment"
-  (messages.yml `system.action_failed`) in the same turn, and the action's events are dropped whole (nothing is
-  half-written). Responses sent before the failure stay: an escalation reply with its hotline is a
-  domain response, sent by Rasa itself before the action that logs the flag, so it works with the
-  action server down; the flag slot is set by Rasa too (slot mapping), and the actions write it to
-  the progress database when they are back (`bot.actions.common.load_profile`).
-
-Other changes are for speed, with the same behaviour. Rasa opens a new HTTP session and TCP
-connection for every custom action call; here the action endpoint keeps one session whose idle
-connections are reused while younger than 2 s (the action server closes them after 5 s). And
-Rasa checks every action server response with `jsonschema.validate`, which first checks the
-response *schema* itself against the JSON Schema meta-schema, on every call. Profiled with py-spy on a coaching conversation, that was a
-third of the Rasa process's CPU time (the stock `rasa init` assistant has no custom actions, so it
-never pays it). Here the schema is checked once and its validator reused; a response is judged by
-the same validator class with the same best-match error and message. And each event is checked
-against the schema of its own type instead of all 23 (`oneOf`), the same verdict: ~2 ms less per
-action call. Rasa finds an event's class by its name with a walk over the class tree, for every
-event of every reloaded tracker; here a table answers (_install_event_type_lookup).
-
-All are small wrappers installed before Rasa starts (Rasa 3.6 has no hook for them; the version is
-pinned in requirements.txt, checked at start (`check_rasa_version`), tests/test_serve.py checks each
-wrapper against Rasa's own behaviour and tests/test_faults.py on the real servers). The Makefile
-runs `rasa train`, `rasa data validate` and `rasa test core` through this entry point too, so what
-is trained and tested runs with the same Rasa as users meet. A plain `rasa run` works too, without
-these changes.
+- `time_out_actions` (fix): Rasa waits up to 5 minutes for a custom action; here
+  ACTION_TIMEOUT_SECONDS (default 10).
+- `answer_failed_actions` (fix): when a custom action fails (server down, slow, an error), Rasa
+  logs it and sends the user nothing: silence after someone found the courage to type. Here they get
+  "something went wrong on my side, please try again in a moment" (messages.yml
+  `system.action_failed`), once per message, and the action's events are dropped whole. Replies
+  sent before the failure stay: the escalation reply with its hotline is a domain response sent by
+  Rasa itself, so it works with the action server down.
+- `validate_responses_once` (speed): Rasa checks every action response with
+  `jsonschema.validate`, which checks the response *schema* against the meta-schema on every call,
+  and tries each event against all 23 event schemas (`oneOf`). Here the schema is checked once and
+  each event against its own type's schema: same verdict. Measured figure: rasa_ext/__init__.py.
+- `keep_action_connections` (speed): Rasa opens a new HTTP session and TCP connection for every
+  action call; here one session per event loop whose idle connections are reused while younger
+  than 2 s (the action server closes them after 5 s). Measured figure: rasa_ext/__init__.py.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any, List
 
 logger = logging.getLogger(__name__)
 
 FAILURE_MESSAGE = "system.action_failed"  # bot/content/messages.yml
-# The Rasa versions these wrappers were written and tested for (tests/test_serve.py checks each
-# against Rasa's own behaviour); on another version they refuse to start rather than guess.
-SUPPORTED_RASA = ("3.6.",)
 DEFAULT_ACTION_TIMEOUT_SECONDS = 10.0
 
 
@@ -166,7 +146,7 @@ class _KeptSession:
         return None
 
 
-def _keep_action_connections(endpoint: Any) -> None:
+def keep_action_connections(endpoint: Any) -> None:
     """Make `endpoint` (the action server's EndpointConfig) reuse one aiohttp session, and so its
     TCP connections, in this event loop: Rasa opens a session and a connection for every custom
     action call (1.8 ms a call against 0.6 ms kept, measured on /health with the real server)."""
@@ -194,74 +174,36 @@ def _keep_action_connections(endpoint: Any) -> None:
     endpoint.session = lambda: endpoint._kept_session  # instance attribute: this endpoint only
 
 
-def _install_event_type_lookup() -> None:
-    """Event.resolve_by_type as Rasa's, with a table instead of a walk over the class tree per call.
+def time_out_actions() -> None:
+    """A custom action gets ACTION_TIMEOUT_SECONDS to answer instead of Rasa's 300 s."""
+    from rasa.core.actions import action as rasa_action
 
-    Rasa turns every stored event back into an object by its type name, and for each one walks
-    all subclasses of Event (checking each for abstractness) to find the class: with the SQL
-    tracker store, every message reloads the conversation so far, and profiled with py-spy under
-    10 concurrent conversations that walk was 7 % of the Rasa process's time. The table holds the
-    class the walk finds first for each name; a name it does not know (a class defined later, or
-    an unknown name) goes to Rasa's own function, which then decides, and the table is rebuilt.
-    """
-    from rasa.shared.core import events
-    from rasa.shared.utils.common import all_subclasses
-
-    if getattr(events.Event.resolve_by_type, "_table", False):
-        return
-    original = events.Event.resolve_by_type
-    table: dict = {}
-
-    def build() -> None:
-        table.clear()
-        for cls in all_subclasses(events.Event):  # Rasa's order: the first class of a name wins
-            table.setdefault(cls.type_name, cls)
-
-    def resolve_by_type(type_name: Any, default: Any = None) -> Any:
-        try:
-            return table[type_name]
-        except (KeyError, TypeError):
-            build()
-            return original(type_name, default)
-
-    build()
-    resolve_by_type._table = True  # type: ignore[attr-defined]
-    events.Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[assignment]
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()
 
 
-def check_rasa_version(version: str = "") -> None:
-    """Refuse to start on a Rasa these wrappers were not written for."""
-    if not version:
-        import rasa
+def validate_responses_once() -> None:
+    from rasa.core.actions import action as rasa_action
 
-        version = rasa.__version__
-    if not version.startswith(SUPPORTED_RASA):
-        raise SystemExit(
-            f"bot/serve.py wraps Rasa internals written for Rasa {', '.join(v + 'x' for v in SUPPORTED_RASA)}; "
-            f"this is Rasa {version}. Check each wrapper against the new version (tests/test_serve.py) first."
-        )
+    _install_cached_validation(rasa_action.RemoteAction)
 
 
-def install() -> None:
-    """Install the fixes (idempotent), after checking the Rasa version."""
-    check_rasa_version()
+def answer_failed_actions(keep_connections: bool = True) -> None:
+    """RemoteAction.run as Rasa's, but a failure gets the calm reply instead of silence; with
+    `keep_connections`, each call first makes its endpoint reuse one session (keep_action_connections)."""
     from rasa.core.actions import action as rasa_action
     from rasa.shared.core.events import BotUttered
 
     from bot.content import texts as content
 
-    _install_event_type_lookup()
-    rasa_action.DEFAULT_REQUEST_TIMEOUT = action_timeout()
     remote = rasa_action.RemoteAction
-    _install_cached_validation(remote)
     if getattr(remote.run, "_calm_on_failure", False):
         return
     original_run = remote.run
 
     async def run(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Any]:
         try:
-            if self.action_endpoint is not None:
-                _keep_action_connections(self.action_endpoint)
+            if keep_connections and self.action_endpoint is not None:
+                keep_action_connections(self.action_endpoint)
             return await original_run(self, output_channel, nlg, tracker, domain)
         except rasa_action.ActionExecutionRejection:
             raise  # a form's normal "not this slot": Rasa handles it
@@ -276,15 +218,3 @@ def install() -> None:
 
     run._calm_on_failure = True  # type: ignore[attr-defined]
     remote.run = run
-
-
-def main() -> None:
-    install()
-    from rasa.__main__ import main as rasa_main
-
-    sys.argv[0] = "rasa"
-    rasa_main()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,10 @@
-"""bot/serve.py: a failing custom action gets the calm reply (once per message) and the action
-timeout comes from the environment. With Rasa's own RemoteAction against a port nobody listens on;
-tests/integration/test_faults.py does the same with the real servers."""
+"""bot/rasa_ext: one test (or more) per change to Rasa's internals, each against Rasa's own
+behaviour, so a new Rasa that behaves differently under a change fails here.
+
+A failing custom action gets the calm reply (once per message) and the action timeout comes from
+the environment: with Rasa's own RemoteAction against a port nobody listens on
+(tests/integration/test_faults.py does the same with the real servers). The Redis lock store's
+transaction is tested in tests/scale/test_stores.py and test_scaled.py, with a real Redis."""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import serve
+from bot import rasa_ext
 from bot.actions import content
+from bot.rasa_ext import actions as actions_ext
 
 CLOSED = EndpointConfig("http://127.0.0.1:1/webhook")
 
@@ -23,7 +28,7 @@ CLOSED = EndpointConfig("http://127.0.0.1:1/webhook")
 def installed():
     original_run, original_timeout = rasa_action.RemoteAction.run, rasa_action.DEFAULT_REQUEST_TIMEOUT
     original_validate = rasa_action.RemoteAction._validate_action_result
-    serve.install()
+    rasa_ext.install()
     yield
     rasa_action.RemoteAction.run, rasa_action.DEFAULT_REQUEST_TIMEOUT = original_run, original_timeout
     rasa_action.RemoteAction._validate_action_result = original_validate
@@ -39,7 +44,7 @@ async def test_a_failed_action_gets_the_calm_reply_once_per_message():
     tracker.update(UserUttered("menu"))
     events = await run_failing(tracker)
     assert len(events) == 1 and isinstance(events[0], BotUttered)
-    assert events[0].text == content.text(serve.FAILURE_MESSAGE)
+    assert events[0].text == content.text(actions_ext.FAILURE_MESSAGE)
     tracker.update(events[0])
     assert await run_failing(tracker) == []  # a second failing action in the same turn: no repeat
     tracker.update(UserUttered("menu again"))
@@ -57,11 +62,11 @@ async def test_a_rejection_is_still_rasa_s_to_handle(monkeypatch):
 
 def test_the_action_timeout_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "4")
-    serve.install()
+    rasa_ext.install()
     assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 4.0
     monkeypatch.setenv("ACTION_TIMEOUT_SECONDS", "soon")
     with pytest.raises(SystemExit):
-        serve.action_timeout()
+        actions_ext.action_timeout()
 
 
 RESPONSES = [
@@ -72,7 +77,7 @@ RESPONSES = [
     {"events": [{"event": 3}]},
     {"responses": [{"text": 5}], "events": []},
     {"events": [{"no_event_key": True}]},
-    # each event against its own type's schema (bot/serve.py _event_validators)
+    # each event against its own type's schema (bot/actions_ext.py _event_validators)
     {
         "events": [
             {"event": "slot", "name": "step", "value": None, "timestamp": None},
@@ -97,7 +102,7 @@ RESPONSES = [
 
 @pytest.mark.parametrize("response", RESPONSES)
 def test_action_responses_are_judged_as_rasa_judges_them(response):
-    """The schema is checked once (bot/serve.py); each response gets Rasa's own verdict and error."""
+    """The schema is checked once (bot/actions_ext.py); each response gets Rasa's own verdict and error."""
     import jsonschema
 
     remote = rasa_action.RemoteAction("action_show_menu", CLOSED)
@@ -124,7 +129,7 @@ def test_every_rasa_event_is_judged_as_jsonschema_judges_it():
 
     schema = rasa_action.RemoteAction.action_response_format_spec()
     validator_class = jsonschema.validators.validator_for(schema)
-    quick = serve._event_validators(schema, validator_class)
+    quick = actions_ext._event_validators(schema, validator_class)
     assert quick is not None
     samples = [
         rasa_events.UserUttered("hi", {"name": "greet", "confidence": 0.9}, [], {"text": "hi"}),
@@ -158,16 +163,16 @@ async def test_action_calls_share_one_session_and_its_connections():
     """One session (and its keep-alive connections) for every call to the action server; `async with`
     on it, as EndpointConfig.request does, leaves it open; a closed one is replaced."""
     endpoint = EndpointConfig("http://127.0.0.1:1/webhook")
-    serve._keep_action_connections(endpoint)
+    actions_ext.keep_action_connections(endpoint)
     first = endpoint.session()
     async with first as session:
         pass
     assert not session.closed
-    serve._keep_action_connections(endpoint)
+    actions_ext.keep_action_connections(endpoint)
     assert endpoint.session() is first
-    assert session.connector._keepalive_timeout == serve.ACTION_KEEPALIVE_SECONDS < 5  # under Sanic's 5 s
+    assert session.connector._keepalive_timeout == actions_ext.ACTION_KEEPALIVE_SECONDS < 5  # under Sanic's 5 s
     await session.close()
-    serve._keep_action_connections(endpoint)
+    actions_ext.keep_action_connections(endpoint)
     assert endpoint.session().session is not session and not endpoint.session().session.closed
     await endpoint.session().session.close()
     # Other endpoints (a model server, an NLG server) keep Rasa's own session per request.
@@ -175,12 +180,12 @@ async def test_action_calls_share_one_session_and_its_connections():
 
 
 def test_event_classes_are_found_by_name_as_rasa_finds_them():
-    """The table of bot/serve.py gives, for every event type name, the class Rasa's walk gives;
+    """The table of bot/rasa_ext/events.py gives, for every event type name, the class Rasa's walk gives;
     unknown names, "topic" and defaults behave as in Rasa."""
     from rasa.shared.core import events
     from rasa.shared.utils.common import all_subclasses
 
-    serve.install()
+    rasa_ext.install()
     resolve = events.Event.resolve_by_type
     assert getattr(resolve, "_table", False)
 
@@ -208,7 +213,129 @@ def test_event_classes_are_found_by_name_as_rasa_finds_them():
 def test_the_wrappers_refuse_a_rasa_they_were_not_written_for():
     import pytest
 
-    serve.check_rasa_version()  # the installed one
-    serve.check_rasa_version("3.6.21")
+    rasa_ext.check_rasa_version()  # the installed one
+    rasa_ext.check_rasa_version("3.6.21")
     with pytest.raises(SystemExit, match="Rasa 3.7.0"):
-        serve.check_rasa_version("3.7.0")
+        rasa_ext.check_rasa_version("3.7.0")
+
+
+def test_a_sqlite_tracker_store_keeps_its_connections_in_a_pool(tmp_path, monkeypatch):
+    """Rasa's SQLTrackerStore on a SQLite file uses a NullPool (a new connection per session): the
+    change gives it a QueuePool, on the same file; the store still saves and reloads."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from sqlalchemy.pool import NullPool, QueuePool
+
+    from bot.rasa_ext.tracker_store import pool_sqlite_connections
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = SQLTrackerStore(domain=Domain.empty(), host=url)
+    assert isinstance(store.engine.pool, NullPool)  # Rasa's own: if this changes, the change may go
+    pool_sqlite_connections(store, url)
+    assert isinstance(store.engine.pool, QueuePool) and str(store.engine.url) == url
+
+    monkeypatch.setenv("RASA_EXT_SPEED", "off")
+    plain = SQLTrackerStore(domain=Domain.empty(), host=url)
+    pool_sqlite_connections(plain, url)
+    assert isinstance(plain.engine.pool, NullPool)
+
+
+async def test_the_sqlite_pool_saves_and_reloads_a_conversation(tmp_path):
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from bot.rasa_ext.tracker_store import pool_sqlite_connections
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = SQLTrackerStore(domain=Domain.empty(), host=url)
+    pool_sqlite_connections(store, url)
+    tracker = DialogueStateTracker("pooled", [])
+    tracker.update(UserUttered("hello"))
+    await store.save(tracker)
+    again = await store.retrieve("pooled")
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["hello"]
+
+
+def test_without_the_speed_changes_only_the_fixes_are_installed():
+    """RASA_EXT_SPEED=off (for measuring them): the calm failure reply is installed, Rasa's own
+    validation and event lookup stay. In a fresh interpreter, as the module patches Rasa's classes."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "from bot import rasa_ext; rasa_ext.install(); import json;"
+        "from rasa.core.actions import action; from rasa.shared.core import events;"
+        "print(json.dumps([getattr(action.RemoteAction.run, '_calm_on_failure', False),"
+        "getattr(action.RemoteAction._validate_action_result, '_cached_validator', False),"
+        "getattr(events.Event.resolve_by_type, '_table', False)]))"
+    )
+    seen = {}
+    for value in ("off", "on"):
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**os.environ, "RASA_EXT_SPEED": value},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        seen[value] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"off": [True, False, False], "on": [True, True, True]}
+
+
+async def test_slack_posts_without_the_legacy_as_user_flag():
+    """Rasa's SlackBot still passes as_user=True to chat_postMessage; the mixin drops it."""
+    from rasa.core.channels.slack import SlackBot
+
+    from bot.rasa_ext.slack import PostWithoutAsUser
+
+    sent = []
+
+    class Client:
+        async def chat_postMessage(self, **kwargs):
+            sent.append(kwargs)
+
+    class Plain(SlackBot):
+        pass
+
+    class Fixed(PostWithoutAsUser, SlackBot):
+        pass
+
+    for cls in (Plain, Fixed):
+        bot = cls("xoxb-test")
+        bot.client = Client()
+        await bot.send_text_message("D1", "hello")
+    assert sent[0].get("as_user") is True  # Rasa's own: if this changes, the mixin may go
+    assert "as_user" not in sent[1] and sent[1]["text"] == "hello" and sent[1]["channel"] == "D1"
+
+
+def test_slack_answers_direct_messages_only():
+    from rasa.core.channels.slack import SlackInput
+
+    from bot.rasa_ext.slack import DirectMessagesOnly
+
+    class Fixed(DirectMessagesOnly, SlackInput):
+        pass
+
+    mention = {"event": {"type": "app_mention", "channel_type": "channel", "channel": "C1"}}
+    direct = {"event": {"type": "message", "channel_type": "im", "channel": "D1"}}
+    plain, fixed = SlackInput("xoxb-test", slack_signing_secret="s"), Fixed("xoxb-test", slack_signing_secret="s")
+    assert plain._is_supported_channel(mention, {"out_channel": "C1"})  # Rasa answers mentions
+    assert not fixed._is_supported_channel(mention, {"out_channel": "C1"})
+    assert fixed._is_supported_channel(direct, {"out_channel": "D1"})
+
+
+async def test_the_socket_joins_its_session_room_with_this_python_socketio():
+    """python-socketio's enter_room is a coroutine here (why Rasa's unawaited call fails:
+    RasaHQ/rasa#13027); join_room awaits it, and the socket is then in the room."""
+    import inspect
+
+    import socketio
+
+    from bot.rasa_ext.socketio import join_room
+
+    server = socketio.AsyncServer(async_mode="asgi")
+    assert inspect.iscoroutinefunction(server.enter_room)
+    sid = await server.manager.connect("eio-1", "/")
+    await join_room(server, sid, "room-1", "/")
+    assert sid in server.manager.rooms["/"]["room-1"]
