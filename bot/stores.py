@@ -40,7 +40,6 @@ from bot.progress.codes import redact
 from bot.progress.retention import ERASE_SLOT, delete_conversation
 from bot.progress.retention import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
 from bot.rasa_ext.lock_store import AtomicRedisLockStore
-from bot.rasa_ext.tracker_store import pool_sqlite_connections
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +75,6 @@ class URLTrackerStore(SQLTrackerStore):
         url = prepare(host or tracker_db_url())
         logger.info("tracker store: %s", describe(url))
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
-        pool_sqlite_connections(self, url)
 
     async def save(self, tracker: Any) -> None:
         """Save the turn's new events, or, after "delete my data" (the `erase_conversation` slot set

@@ -179,37 +179,6 @@ async def test_action_calls_share_one_session_and_its_connections():
     assert not hasattr(EndpointConfig("http://127.0.0.1:2"), "_kept_session")
 
 
-def test_event_classes_are_found_by_name_as_rasa_finds_them():
-    """The table of bot/rasa_ext/events.py gives, for every event type name, the class Rasa's walk gives;
-    unknown names, "topic" and defaults behave as in Rasa."""
-    from rasa.shared.core import events
-    from rasa.shared.utils.common import all_subclasses
-
-    rasa_ext.install()
-    resolve = events.Event.resolve_by_type
-    assert getattr(resolve, "_table", False)
-
-    def walk(name):
-        return next(cls for cls in all_subclasses(events.Event) if cls.type_name == name)
-
-    names = {cls.type_name for cls in all_subclasses(events.Event)}
-    assert {"user", "bot", "slot", "action", "active_loop", "session_started"} <= names
-    for name in names:
-        assert resolve(name) is walk(name), name
-    assert resolve("topic") is None
-    assert resolve("no_such_event", events.SlotSet) is events.SlotSet
-    with pytest.raises(ValueError, match="Unknown event name"):
-        resolve("no_such_event")
-    assert events.Event.from_parameters({"event": "slot", "name": "step", "value": "budget"}) == events.SlotSet(
-        "step", "budget"
-    )
-
-    class LateEvent(events.SlotSet):  # defined after the table was built: found all the same
-        type_name = "late_event_for_the_test"
-
-    assert resolve("late_event_for_the_test") is LateEvent
-
-
 def test_the_wrappers_refuse_a_rasa_they_were_not_written_for():
     import pytest
 
@@ -219,44 +188,9 @@ def test_the_wrappers_refuse_a_rasa_they_were_not_written_for():
         rasa_ext.check_rasa_version("3.7.0")
 
 
-def test_a_sqlite_tracker_store_keeps_its_connections_in_a_pool(tmp_path, monkeypatch):
-    """Rasa's SQLTrackerStore on a SQLite file uses a NullPool (a new connection per session): the
-    change gives it a QueuePool, on the same file; the store still saves and reloads."""
-    from rasa.core.tracker_store import SQLTrackerStore
-    from sqlalchemy.pool import NullPool, QueuePool
-
-    from bot.rasa_ext.tracker_store import pool_sqlite_connections
-
-    url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    store = SQLTrackerStore(domain=Domain.empty(), host=url)
-    assert isinstance(store.engine.pool, NullPool)  # Rasa's own: if this changes, the change may go
-    pool_sqlite_connections(store, url)
-    assert isinstance(store.engine.pool, QueuePool) and str(store.engine.url) == url
-
-    monkeypatch.setenv("RASA_EXT_SPEED", "off")
-    plain = SQLTrackerStore(domain=Domain.empty(), host=url)
-    pool_sqlite_connections(plain, url)
-    assert isinstance(plain.engine.pool, NullPool)
-
-
-async def test_the_sqlite_pool_saves_and_reloads_a_conversation(tmp_path):
-    from rasa.core.tracker_store import SQLTrackerStore
-
-    from bot.rasa_ext.tracker_store import pool_sqlite_connections
-
-    url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    store = SQLTrackerStore(domain=Domain.empty(), host=url)
-    pool_sqlite_connections(store, url)
-    tracker = DialogueStateTracker("pooled", [])
-    tracker.update(UserUttered("hello"))
-    await store.save(tracker)
-    again = await store.retrieve("pooled")
-    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["hello"]
-
-
 def test_without_the_speed_changes_only_the_fixes_are_installed():
     """RASA_EXT_SPEED=off (for measuring them): the calm failure reply is installed, Rasa's own
-    validation and event lookup stay. In a fresh interpreter, as the module patches Rasa's classes."""
+    validation stays. In a fresh interpreter, as the module patches Rasa's classes."""
     import json
     import os
     import subprocess
@@ -264,10 +198,9 @@ def test_without_the_speed_changes_only_the_fixes_are_installed():
 
     probe = (
         "from bot import rasa_ext; rasa_ext.install(); import json;"
-        "from rasa.core.actions import action; from rasa.shared.core import events;"
+        "from rasa.core.actions import action;"
         "print(json.dumps([getattr(action.RemoteAction.run, '_calm_on_failure', False),"
-        "getattr(action.RemoteAction._validate_action_result, '_cached_validator', False),"
-        "getattr(events.Event.resolve_by_type, '_table', False)]))"
+        "getattr(action.RemoteAction._validate_action_result, '_cached_validator', False)]))"
     )
     seen = {}
     for value in ("off", "on"):
@@ -280,7 +213,7 @@ def test_without_the_speed_changes_only_the_fixes_are_installed():
             timeout=120,
         )
         seen[value] = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen == {"off": [True, False, False], "on": [True, True, True]}
+    assert seen == {"off": [True, False], "on": [True, True]}
 
 
 async def test_slack_posts_without_the_legacy_as_user_flag():

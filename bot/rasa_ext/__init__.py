@@ -12,18 +12,28 @@ Rasa that way, so what is trained and tested runs with the same Rasa as users me
 | --- | --- | --- | --- |
 | custom action timeout 10 s, not 300 s | actions.time_out_actions | fix | a user waited 5 minutes for nothing when the action server hung |
 | a failed action gets a calm reply | actions.answer_failed_actions | fix | Rasa sends nothing at all (tests/integration/test_faults.py) |
-| action responses validated with a schema checked once | actions.validate_responses_once | speed | see SPEED below |
-| one kept-alive session to the action server | actions.keep_action_connections | speed | see SPEED below |
-| event classes found by a table | events.look_up_event_types | speed | see SPEED below |
-| SQLite tracker connections pooled | tracker_store.pool_sqlite_connections | speed | see SPEED below |
+| action responses validated with a schema checked once | actions.validate_responses_once | speed | p50 4.8x slower without it (below) |
+| one kept-alive session to the action server | actions.keep_action_connections | speed | p50 5 % slower without it (below) |
 | Redis lock tickets changed in one transaction | lock_store.AtomicRedisLockStore | fix | two processes lost 14 of 60 paired messages |
 | socket.io room joined (awaited) | socketio.join_room | fix | RasaHQ/rasa#13027: replies never arrived |
 | Slack posts without `as_user`; direct messages only | slack | fix, choice | legacy flag; others would read a disclosure |
 
-SPEED: the speed changes are kept only while they pay for their upkeep. RASA_EXT_SPEED=off
-leaves them all out (the fixes stay), so the two can be measured against each other:
-bench/load.py, 10 users through full coaching conversations, one Rasa process, same machine,
-alternated; see SPEED_FIGURES below and docs/benchmarks.md.
+SPEED: a speed change is kept only while it pays for its upkeep. RASA_EXT_SPEED=off leaves them
+all out, RASA_EXT_SPEED=without:<change>,... the ones named (the fixes stay), so they can be
+measured against each other: bench/speed_changes.py (bench/load.py, 10 users through full
+coaching conversations, one Rasa process, settings alternated, median of 2 runs; 2026-12-07, the
+2-core machine; docs/benchmarks.md):
+
+| RASA_EXT_SPEED | p50 | p95 | messages/s |
+| --- | ---: | ---: | ---: |
+| on (both kept) | 66.6 ms | 124.7 ms | 12.80 |
+| off | 303.1 ms | 793.2 ms | 9.25 |
+| without:validate_responses_once | 321.7 ms | 731.4 ms | 9.24 |
+| without:keep_action_connections | 70.2 ms | 128.7 ms | 12.54 |
+
+Two earlier speed changes were measured the same way and removed, as they bought nothing
+measurable: a table for Rasa's event class lookup (p50 66.7 ms without it) and a connection pool
+for the SQLite tracker store (67.4 ms without it).
 """
 
 from __future__ import annotations
@@ -35,19 +45,26 @@ from bot.rasa_ext.version import SUPPORTED_RASA, check_rasa_version
 __all__ = ["SUPPORTED_RASA", "check_rasa_version", "install", "speed_patches_on"]
 
 
-def speed_patches_on() -> bool:
-    """False with RASA_EXT_SPEED=off: then only the fixes are installed (for measuring)."""
-    return os.environ.get("RASA_EXT_SPEED", "on").strip().lower() not in ("off", "0", "false", "no")
+SPEED_CHANGES = ("validate_responses_once", "keep_action_connections")
+
+
+def speed_patches_on(change: str = "") -> bool:
+    """Whether a speed change (or, without a name, any) is installed: not with RASA_EXT_SPEED=off,
+    nor for a change named in RASA_EXT_SPEED=without:<change>,<change> (for measuring each)."""
+    setting = os.environ.get("RASA_EXT_SPEED", "on").strip().lower()
+    if setting in ("off", "0", "false", "no"):
+        return False
+    if setting.startswith("without:"):
+        return change not in {name.strip() for name in setting[len("without:") :].split(",")}
+    return True
 
 
 def install() -> None:
     """Install the runtime changes (idempotent), after checking the Rasa version."""
     check_rasa_version()
-    from bot.rasa_ext import actions, events
+    from bot.rasa_ext import actions
 
-    speed = speed_patches_on()
     actions.time_out_actions()
-    if speed:
-        events.look_up_event_types()
+    if speed_patches_on("validate_responses_once"):
         actions.validate_responses_once()
-    actions.answer_failed_actions(keep_connections=speed)
+    actions.answer_failed_actions(keep_connections=speed_patches_on("keep_action_connections"))

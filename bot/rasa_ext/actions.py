@@ -11,10 +11,12 @@
 - `validate_responses_once` (speed): Rasa checks every action response with
   `jsonschema.validate`, which checks the response *schema* against the meta-schema on every call,
   and tries each event against all 23 event schemas (`oneOf`). Here the schema is checked once and
-  each event against its own type's schema: same verdict. Measured figure: rasa_ext/__init__.py.
+  each event against its own type's schema: same verdict. Without it, the median reply
+  took 4.8x as long under 10 users (rasa_ext/__init__.py).
 - `keep_action_connections` (speed): Rasa opens a new HTTP session and TCP connection for every
   action call; here one session per event loop whose idle connections are reused while younger
-  than 2 s (the action server closes them after 5 s). Measured figure: rasa_ext/__init__.py.
+  than 2 s (the action server closes them after 5 s). Without it, the median reply took 5 %
+  longer under 10 users (rasa_ext/__init__.py).
 """
 
 from __future__ import annotations
