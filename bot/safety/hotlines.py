@@ -1,8 +1,8 @@
 """Hotline data: loading, staleness check, and the escalation responses generated from it.
 
 The escalation replies must not depend on the action server, so they are domain responses with a
-conditional variation per `region` slot value. They are generated from hotlines.yml into a marked
-block of domain.yml:
+conditional variation per `region` slot value. They are generated from the numbers in hotlines.yml
+and the texts in escalation_texts.yml into a marked block of domain.yml:
 
     python -m bot.safety.hotlines generate   # rewrite the block (make hotlines)
     python -m bot.safety.hotlines check      # exit 1 if domain.yml is out of date
@@ -12,6 +12,7 @@ block of domain.yml:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -20,6 +21,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 HOTLINES_FILE = HERE / "hotlines.yml"
+TEXTS_FILE = HERE / "escalation_texts.yml"
 DOMAIN_FILE = HERE.parents[1] / "domain.yml"
 BEGIN = "  # BEGIN GENERATED escalation responses (python -m bot.safety.hotlines generate)\n"
 END = "  # END GENERATED escalation responses\n"
@@ -72,145 +74,48 @@ def _first(entries: List[Dict[str, Any]]) -> str:
     return f"{entries[0]['name']}: {entries[0]['contact']}"
 
 
-NO_PARTNER = (
-    "Because of what you shared, I won't coach you to bring your partner into couples "
-    "therapy: where there is abuse, joint sessions can make things more dangerous. "
-    "I can help you find support just for you."
-)
+@functools.lru_cache(maxsize=1)
+def templates() -> Dict[str, Any]:
+    """escalation_texts.yml: the replies, their shared parts and their buttons."""
+    with open(TEXTS_FILE, encoding="utf-8") as f:
+        return yaml.safe_load(f)
 
 
 def _texts(region: Optional[Dict[str, Any]], unknown: Dict[str, str]) -> Dict[str, str]:
     """The reply of each tier for one region (None: a region the bot has no numbers for)."""
     if region is None:
-        emergency = unknown["emergency"]
-        dv = f"- {unknown['domestic_violence'].capitalize()}."
-        crisis = f"- {unknown['suicide_crisis'].capitalize()}."
-        child = ""
-        dv_one = unknown["domestic_violence"]
-        crisis_one = unknown["suicide_crisis"]
         own = f"- {unknown['own_behaviour'].capitalize()}."
+        values = {
+            "emergency": unknown["emergency"],
+            "dv": f"- {unknown['domestic_violence'].capitalize()}.",
+            "crisis": f"- {unknown['suicide_crisis'].capitalize()}.",
+            "dv_one": unknown["domestic_violence"],
+            "crisis_one": unknown["suicide_crisis"],
+        }
+        child: List[Dict[str, Any]] = []
     else:
-        emergency = region["emergency"][0]["contact"]
-        dv = _lines(region["domestic_violence"])
-        crisis = _lines(region["suicide_crisis"])
-        child = _lines(region.get("child_abuse") or [])
-        dv_one = _first(region["domestic_violence"])
-        crisis_one = _first(region["suicide_crisis"])
         own = _lines(region.get("own_behaviour") or []) or f"- {unknown['own_behaviour'].capitalize()}."
-    texts = {
-        "utter_escalate_immediate_danger": (
-            f"Your safety comes first. If you are in danger right now: {emergency}.\n"
-            f"When you can, these people can help, free and confidentially:\n{dv}\n"
-            f"If you are thinking about ending your life:\n{crisis}\n"
-            + (f"If a child is at risk:\n{child}\n" if child else "")
-            + "I'm a coaching bot: I can't call anyone for you and no one reads this in real time."
-        ),
-        "utter_escalate_violence": (
-            "Thank you for telling me. What you describe is not your fault, and you deserve to "
-            "be safe.\n"
-            f"You can talk to someone now, free and confidentially:\n{dv}\n"
-            f"If you are in danger right now: {emergency}.\n{NO_PARTNER}"
-        ),
-        "utter_escalate_self_harm": (
-            "I'm really glad you told me. You deserve support right now, from a person.\n"
-            f"{crisis}\n"
-            f"If you might act on these thoughts or you are in danger: {emergency}.\n"
-            "I'm a coaching bot, not a crisis service, and no one reads this in real time."
-        ),
-        "utter_escalate_child_at_risk": (
-            "Thank you for telling me. A child's safety comes first.\n"
-            f"If a child is in danger right now: {emergency}.\n"
-            + (f"{child}\n" if child else "")
-            + f"For you, free and confidential:\n{dv}\n{NO_PARTNER}"
-        ),
-        # Two quiet signs (in one message, over the conversation, or after a worrying screening
-        # answer): coercive control, named once, kindly.
-        "utter_escalate_control": (
-            "Thank you for telling me. Being watched, having the money controlled or being cut off "
-            "from the people you love, together, is called coercive control. It isn't ordinary "
-            "conflict, and it isn't your fault.\n"
-            "You don't have to leave, or be sure it's abuse, to call a helpline: they talk with people "
-            f"at every stage, free and confidentially:\n{dv}\n"
-            f"If you are in danger right now: {emergency}.\n{NO_PARTNER}"
-        ),
-        # A new disclosure after the full reply was shown in this conversation: short, with the line.
-        "utter_disclosure_ack_immediate_danger": (
-            f"Thank you for telling me. If you are in danger right now: {emergency}. When you can: {dv_one}."
-        ),
-        "utter_disclosure_ack_violence": (
-            "Thank you for telling me this too. It matters, and it isn't your fault. "
-            f"When you want to talk it through with a person: {dv_one}. In danger right now: {emergency}."
-        ),
-        "utter_disclosure_ack_self_harm": (
-            f"I'm glad you said so. Please reach a person now: {crisis_one}. "
-            f"If you might act on these thoughts: {emergency}."
-        ),
-        "utter_disclosure_ack_child_at_risk": (
-            f"Thank you for telling me. If a child is in danger right now: {emergency}. "
-            + (f"For the child: {_first(region['child_abuse'])}. " if region and region.get("child_abuse") else "")
-            + f"For you: {dv_one}."
-        ),
-        # The check-in's question: plain, with one quiet line (the form asks it: safety_checkin_form).
-        "utter_ask_feels_safe_with_partner": (
-            "Can I ask you plainly: do you feel safe with your partner?\n"
-            f"(If you'd ever like to talk to someone: {dv_one}.)"
-        ),
-        # Someone describing their own violence or control: no blame, no victim script.
-        "utter_own_violence": (
-            "Thank you for being honest about this. It takes courage, and wanting to change matters.\n"
-            "What you describe can frighten or hurt a partner, so help for you comes first, before "
-            "couples therapy: joint sessions aren't recommended while there is violence or fear in a "
-            "relationship. These lines talk with people worried about their own behaviour, "
-            f"confidentially:\n{own}\n"
-            "A therapist can also see you on your own; ask the practice for someone who works with "
-            "people who want to stop using violence or control.\n"
-            f"If anyone is in danger right now: {emergency}."
-        ),
-        "utter_why_no_couples_therapy": (
-            "Because of what you told me, I don't coach you to bring your partner into couples "
-            "therapy. Where there is abuse or fear, joint sessions can make things more dangerous: "
-            "what is said in the room can be punished at home, and domestic-violence services, such "
-            "as the US National Domestic Violence Hotline, advise against couples counselling where "
-            "there is abuse.\n"
-            "What you can do instead: see a counsellor on your own, talk it through with a helpline, "
-            "and come back to couples work later, if things are safe, with a therapist who sees each "
-            f"of you on your own first.\n{dv}"
-        ),
-        "utter_individual_support": (
-            "Here is support that is just for you:\n"
-            "- A therapist experienced in domestic violence can see you on your own; ask the "
-            "practice for one.\n"
-            f"{dv}\n"
-            "- Safety planning: think about a safe place to go, a trusted person who knows a "
-            "code word, and keeping important documents and a charged phone where you can reach "
-            "them. The hotline can help you make a plan; keep it in your head or with someone "
-            "you trust rather than written on a shared device.\n"
-            f"If you are in danger right now: {emergency}."
-        ),
-        # A message in another language with danger words the bot knows (bot/safety/language.py).
-        "utter_english_only_danger": (
-            "Sorry, I can only read English for now, but I can see you may not be safe.\n"
-            f"If you are in danger right now: {emergency}.\n"
-            f"Free, confidential help:\n{dv}\n"
-            f"If you are thinking about ending your life:\n{crisis}"
-        ),
-        "utter_hotline_reminder": (f"If you ever feel unsafe, {emergency}, or reach out to:\n{dv}"),
-    }
-    return texts
+        values = {
+            "emergency": region["emergency"][0]["contact"],
+            "dv": _lines(region["domestic_violence"]),
+            "crisis": _lines(region["suicide_crisis"]),
+            "dv_one": _first(region["domestic_violence"]),
+            "crisis_one": _first(region["suicide_crisis"]),
+        }
+        child = region.get("child_abuse") or []
+    data = templates()
+    parts = data["parts"]
+    values["own"] = own
+    values["no_partner"] = parts["no_partner"]
+    for name in ("child_at_risk", "child_lines", "for_the_child"):
+        values[name] = parts[name].format(child=_lines(child), child_one=_first(child)) if child else ""
+    return {name: template.format(**values) for name, template in data["replies"].items()}
 
 
 # The generated replies that carry hotlines (the Slack channel's privacy note goes before them).
-SAFETY_RESPONSES = frozenset(
-    _texts(None, {"emergency": "", "domestic_violence": "", "suicide_crisis": "", "own_behaviour": ""})
-)
+SAFETY_RESPONSES = frozenset(templates()["replies"])
 # Buttons of the generated responses.
-BUTTONS = {
-    "utter_ask_feels_safe_with_partner": [
-        {"title": "Yes", "payload": "/affirm"},
-        {"title": "No", "payload": "/deny"},
-        {"title": "Not sure", "payload": "/unsure"},
-    ],
-}
+BUTTONS: Dict[str, List[Dict[str, str]]] = templates().get("buttons") or {}
 
 
 def render_block(data: Dict[str, Any]) -> str:
