@@ -5,7 +5,7 @@ Why: the encoder is most of a message's NLU time. ONNX Runtime runs the same BER
 the same outputs to float32 rounding (largest difference 2.2e-7 over the benchmark texts;
 tests/test_sentence_features.py compares the two on every NLU example).
 
-The graph is the textbook BERT encoder (the formulas of SentenceEncoder's NumPy path): embeddings
+The graph is the textbook BERT encoder (the formulas of tests/reference_encoder.py): embeddings
 (word + position + token type 0, LayerNorm), then per layer self-attention with the additive
 padding mask, output projection, residual and LayerNorm, feed-forward with exact GELU
 (0.5 x (1 + erf(x / sqrt 2))), residual and LayerNorm; then mean pooling over the real tokens and
