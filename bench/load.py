@@ -105,9 +105,8 @@ class Texts:
 
     def __init__(self) -> None:
         self.steps = {s.id: s for s in content.steps()}
-        q = content.messages()["questions"]
         self.onboarding = {
-            slot: q[slot]["text"].strip()
+            slot: _domain_texts(f"utter_ask_{slot}")[0]
             for slot in (
                 "consent_storage",
                 "safe_to_talk",

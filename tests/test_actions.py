@@ -190,16 +190,34 @@ async def test_welcome_back_says_where_they_left_off(tracker_factory, dispatcher
     assert 'finished "Hold yourself accountable"' in texts(dispatcher)
 
 
-async def test_ask_actions_exist_for_every_form_question(dispatcher, tracker_factory, domain):
+async def test_every_form_question_is_asked_by_a_response_or_a_screening_action(dispatcher, tracker_factory, domain):
+    """A question is domain.yml's utter_ask_<slot> (channels know it by name); a screening item is
+    asked by action_ask_<slot>, which sends one of its responses by name. No action is registered
+    without a slot (rasa-sdk registers every concrete Action subclass)."""
     from rasa_sdk.executor import ActionExecutor
 
     executor = ActionExecutor()
     executor.register_package("bot.actions")
+    assert "action_ask_" not in executor.actions
     for slot in domain["forms"]["onboarding_form"]["required_slots"]:
-        assert f"action_ask_{slot}" in executor.actions
-        assert f"action_ask_{slot}" in domain["actions"]
-    await onboarding.AskOnboardingQuestion.__subclasses__()[0]().run(dispatcher, tracker_factory(), domain)
-    assert dispatcher.messages[0]["buttons"]
+        assert f"utter_ask_{slot}" in domain["responses"], slot
+        asked_by_action = f"action_ask_{slot}" in domain["actions"]
+        assert asked_by_action == (slot in onboarding.SCREEN_SLOTS), slot
+        assert asked_by_action == (f"action_ask_{slot}" in executor.actions), slot
+    ask = onboarding.AskScreenFeelsSafe()
+    followups = [None] + [{"item": "screen_feels_safe", "stage": stage} for stage in ("unclear", "who", "confirm")]
+    followups.append({"item": "screen_hurt", "stage": "confirm"})
+    for followup in followups:
+        await ask.run(dispatcher, tracker_factory(slots={"screen_followup": followup}), domain)
+    sent = [m["response"] for m in dispatcher.messages]
+    assert sent == [
+        "utter_ask_screen_feels_safe",
+        "utter_ask_screen_feels_safe_unclear",
+        "utter_ask_screen_who",
+        "utter_ask_screen_feels_safe_confirm",
+        "utter_ask_screen_feels_safe",  # a follow-up of another item is not this one's
+    ]
+    assert all(name in domain["responses"] for name in sent)
 
 
 # ---------------------------------------------------------------- menu and steps

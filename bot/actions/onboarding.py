@@ -4,6 +4,7 @@ welcome back, and the settings a user can change later (country, storage consent
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -269,7 +270,7 @@ class ValidateOnboardingForm(FormValidationAction):
                 return {slot: PAST, **done}
             if who == "mistake":
                 return {slot: None, **done}  # the question again, as it was
-            dispatcher.utter_message(text=content.text("questions.screen_followups.who_unclear"))
+            dispatcher.utter_message(response="utter_screen_who_unclear")
             return {slot: None}
         if stage == "confirm":
             answer = answers.read(intent, value)
@@ -533,38 +534,38 @@ class ActionSetConsent(Action):
         return [SlotSet("consent_storage", give)]
 
 
-class AskOnboardingQuestion(Action):
-    """Asks one form question with its buttons (texts in bot/content/messages.yml)."""
+class AskScreenItem(Action, ABC):
+    """Asks one screening item: its question (domain.yml utter_ask_<slot>), or the follow-up its
+    answer called for (utter_ask_<slot>_unclear, utter_ask_screen_who, utter_ask_<slot>_confirm).
+    The other form questions are plain utter_ask_<slot> responses, asked by Rasa's form itself."""
 
-    slot: Text = ""
+    @property
+    @abstractmethod
+    def slot(self) -> Text:
+        """The screening slot this action asks for."""
 
     def name(self) -> Text:
         return f"action_ask_{self.slot}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        questions = content.messages()["questions"]
         followup = tracker.get_slot("screen_followup") or {}
+        response = f"utter_ask_{self.slot}"
         if followup.get("item") == self.slot:
-            texts = questions["screen_followups"]
             stage = followup.get("stage")
             if stage == "unclear":
-                dispatcher.utter_message(text=texts["unclear"][self.slot], buttons=texts["unclear_buttons"])
-                return []
-            if stage == "who":
-                dispatcher.utter_message(text=texts["who"], buttons=texts["who_buttons"])
-                return []
-            if stage == "confirm":
-                dispatcher.utter_message(text=texts["confirm"][self.slot], buttons=texts["confirm_buttons"])
-                return []
-        question = questions[self.slot]
-        dispatcher.utter_message(text=question["text"], buttons=question.get("buttons") or [])
+                response = f"utter_ask_{self.slot}_unclear"
+            elif stage == "who":
+                response = "utter_ask_screen_who"
+            elif stage == "confirm":
+                response = f"utter_ask_{self.slot}_confirm"
+        dispatcher.utter_message(response=response)
         return []
 
 
-# rasa-sdk registers every Action subclass with a name; one per question of the form.
-for _slot in CONSENT_SLOTS + ["screen_all"] + list(SCREEN_SLOTS) + ["start_over_confirmed"]:
+# One action per screening item (rasa-sdk registers every concrete Action subclass by its name).
+for _slot in SCREEN_SLOTS:
     _cls_name = "Ask" + "".join(part.title() for part in _slot.split("_"))
-    globals()[_cls_name] = type(_cls_name, (AskOnboardingQuestion,), {"slot": _slot})
+    globals()[_cls_name] = type(_cls_name, (AskScreenItem,), {"slot": _slot})
 
 
 # What a first message asked, for one useful sentence before the first question (messages.yml first_help).

@@ -33,10 +33,8 @@ import logging
 import os
 from collections import OrderedDict
 from http import HTTPStatus
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, FrozenSet, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
-import yaml
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
 from sanic import Blueprint, response
@@ -50,11 +48,10 @@ from bot.safety import hotlines
 
 logger = logging.getLogger(__name__)
 
-MESSAGES_FILE = Path(__file__).resolve().parents[1] / "content" / "messages.yml"
 # The replies the privacy note goes before: every generated reply with hotlines (bot/safety/hotlines.py)
 # and the check-in's and the privacy answer's.
 ESCALATION_RESPONSES = hotlines.SAFETY_RESPONSES | frozenset({"utter_check_in_named", "utter_device_safety"})
-SCREEN_RESPONSES = frozenset({"utter_screen_intro"})
+SCREEN_RESPONSES = frozenset({"utter_screen_intro", "utter_ask_safe_to_talk"})
 MAX_BUTTONS = 25  # Slack's limit for one actions block
 MAX_BUTTON_TITLE = 75
 MAX_SECTION_TEXT = 3000
@@ -74,20 +71,11 @@ def _normalise(text: Any) -> Text:
     return " ".join(str(text or "").split())
 
 
-@functools.lru_cache(maxsize=1)
-def screen_question_texts() -> FrozenSet[Text]:
-    """The safe-to-talk question and the screening items, as the onboarding actions send them."""
-    with open(MESSAGES_FILE, encoding="utf-8") as f:
-        questions = yaml.safe_load(f)["questions"]
-    return frozenset(
-        _normalise(q["text"])
-        for slot, q in questions.items()
-        if (slot == "safe_to_talk" or slot.startswith("screen_")) and isinstance(q, dict) and "text" in q
-    )
-
-
 def is_screen_question(message: Dict[Text, Any]) -> bool:
-    return message.get("utter_action") in SCREEN_RESPONSES or _normalise(message.get("text")) in screen_question_texts()
+    """The safe-to-talk question, the screen's introduction, items and follow-ups, by the response
+    name Rasa sends with each bot message (domain.yml utter_ask_<slot>)."""
+    name = message.get("utter_action") or ""
+    return name in SCREEN_RESPONSES or name.startswith("utter_ask_screen_")
 
 
 @functools.lru_cache(maxsize=1)

@@ -44,12 +44,9 @@ SLACK_SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def question_text(slot: str) -> str:
-    """A question's text in messages.yml: a slot's question, or a dotted path ("screen_followups.who")."""
-    with open(REPO_ROOT / "bot" / "content" / "messages.yml", encoding="utf-8") as f:
-        node = yaml.safe_load(f)["questions"]
-    for part in slot.split("."):
-        node = node[part]
-    return node["text"] if isinstance(node, dict) else node
+    """A form question's text: domain.yml's utter_ask_<slot> ("screen_who" for the follow-up)."""
+    with open(REPO_ROOT / "domain.yml", encoding="utf-8") as f:
+        return yaml.safe_load(f)["responses"][f"utter_ask_{slot}"][0]["text"]
 
 
 class FakeAPI:

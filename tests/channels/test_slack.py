@@ -138,7 +138,7 @@ def test_buttons_the_screen_note_and_a_positive_screen(bot):
     # ends the screen: the action sends utter_escalate_violence; the note comes first.
     mark = bot.fake.mark()
     post_slack(bot, slack_button_press(user, "/affirm"), "application/x-www-form-urlencoded")
-    messages = until_buttons(bot, mark, user, question_text("screen_followups.who"))
+    messages = until_buttons(bot, mark, user, question_text("screen_who"))
     assert "my current partner" in buttons(messages[-1])
     mark = bot.fake.mark()
     post_slack(bot, slack_button_press(user, "my current partner"), "application/x-www-form-urlencoded")
@@ -182,7 +182,7 @@ def test_domain_buttons_with_doubled_braces_arrive_as_json_payloads(bot):
 # --- recognising safety content (no server needed) ----------------------------------------------
 
 
-def test_safety_content_is_recognised_by_response_name_or_question_text():
+def test_safety_content_is_recognised_by_response_name():
     assert is_escalation({"utter_action": "utter_escalate_violence", "text": "..."})
     assert is_escalation({"utter_action": "utter_hotline_reminder", "text": "..."})
     assert not is_escalation({"utter_action": "utter_intro", "text": "..."})
@@ -196,7 +196,10 @@ def test_safety_content_is_recognised_by_response_name_or_question_text():
         "screen_feels_safe",
         "screen_ex_unsafe",
     ):
-        assert is_screen_question({"text": question_text(slot)}), slot
-    assert is_screen_question({"utter_action": "utter_screen_intro", "text": "..."})
-    assert not is_screen_question({"text": question_text("consent_storage")})
-    assert not is_screen_question({"text": question_text("region")})
+        assert is_screen_question({"utter_action": f"utter_ask_{slot}", "text": "..."}), slot
+    for name in ("utter_screen_intro", "utter_ask_screen_all", "utter_ask_screen_who", "utter_ask_screen_hurt_unclear"):
+        assert is_screen_question({"utter_action": name, "text": "..."}), name
+    assert not is_screen_question({"utter_action": "utter_ask_consent_storage", "text": "..."})
+    assert not is_screen_question({"utter_action": "utter_ask_region", "text": "..."})
+    # by name only: the same words without the name (typed back by a user, say) are not the screen
+    assert not is_screen_question({"text": question_text("screen_hurt")})
