@@ -77,14 +77,14 @@ $(STAMP): requirements.txt requirements-model.txt pyproject.toml
 
 venv: $(STAMP)
 
-$(SPACY): $(STAMP) bot/nlp/pipeline.py
-	$(PY) -m bot.nlp.pipeline
+$(SPACY): $(STAMP) bot/nlu/pipeline.py
+	$(PY) -m bot.nlu.pipeline
 
 spacy: $(SPACY)
 
-# The sentence encoder's ONNX graph, built once from the installed model into build/ (bot/nlp/onnx_graph.py).
+# The sentence encoder's ONNX graph, built once from the installed model into build/ (bot/nlu/onnx_graph.py).
 encoder-graph: $(STAMP)
-	@$(PY) -m bot.nlp.onnx_graph
+	@$(PY) -m bot.nlu.onnx_graph
 
 # Rasa's tracker tables and the progress database's migrations, on the configured URLs.
 migrate: $(STAMP)

@@ -61,8 +61,8 @@ import aiohttp  # noqa: E402
 import yaml  # noqa: E402
 
 from bench.servers import us_dv_number  # noqa: E402
-from bot.actions import content  # noqa: E402
-from bot.actions.common import start_payload  # noqa: E402
+from bot.coaching import curriculum  # noqa: E402
+from bot.coaching.menu import start_payload  # noqa: E402
 
 MODEL = REPO_ROOT / "bot" / "models" / "reluctant-partner-coach.tar.gz"
 RESULTS = REPO_ROOT / "results" / "bench"
@@ -104,7 +104,7 @@ class Texts:
     """What the replies must contain, read from the bot's own content (so a wording change is followed)."""
 
     def __init__(self) -> None:
-        self.steps = {s.id: s for s in content.steps()}
+        self.steps = {s.id: s for s in curriculum.steps()}
         self.onboarding = {
             slot: _domain_texts(f"utter_ask_{slot}")[0]
             for slot in (
@@ -120,31 +120,31 @@ class Texts:
                 "screen_ex_unsafe",
             )
         }
-        self.consent_yes = content.text("onboarding.consent_yes")
-        self.negative_screen = content.text("onboarding.negative_screen")
-        self.menu_header = content.text("menu.header")
+        self.consent_yes = curriculum.text("onboarding.consent_yes")
+        self.negative_screen = curriculum.text("onboarding.negative_screen")
+        self.menu_header = curriculum.text("menu.header")
         self.recommend = _fixed_words("what_next.recommend")
-        self.saved = content.text("step.saved", acknowledge="", title="{title}").strip()
-        self.progress_header = content.text("progress.header")
-        self.done = content.text("menu.status_done")
+        self.saved = curriculum.text("step.saved", acknowledge="", title="{title}").strip()
+        self.progress_header = curriculum.text("progress.header")
+        self.done = curriculum.text("menu.status_done")
         self.goodbye = _domain_texts("utter_goodbye")
         self.hotline = us_dv_number()
         # Replies that name a failure on the server side: shown by name in the error details.
         self.known_failures = {"save failed": _fixed_words("step.save_failed", after=True)}
-        if "action_failed" in content.messages().get(
+        if "action_failed" in curriculum.messages().get(
             "system", {}
         ):  # bot/rasa_ext/actions.py's reply to a failed action
-            self.known_failures["action failed"] = content.text("system.action_failed")
+            self.known_failures["action failed"] = curriculum.text("system.action_failed")
 
 
 def _fixed_words(template_path: str, after: bool = False) -> str:
     """The fixed words of a messages.yml text before (or after) its first placeholder."""
-    parts = content.text(template_path, **{k: "\0" for k in _placeholders(template_path)}).split("\0")
+    parts = curriculum.text(template_path, **{k: "\0" for k in _placeholders(template_path)}).split("\0")
     return (parts[1] if after and len(parts) > 1 else parts[0]).strip()
 
 
 def _placeholders(template_path: str) -> List[str]:
-    node: Any = content.messages()
+    node: Any = curriculum.messages()
     for part in template_path.split("."):
         node = node[part]
     return re.findall(r"\{(\w+)\}", str(node))

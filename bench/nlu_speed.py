@@ -1,7 +1,7 @@
 """Per-message time of the two NumPy NLU components, old (a git revision) against new (the work tree).
 
-The sentence encoder (bot/nlp/sentence_encoder.py) and the intent classifier
-(bot/components/intent_classifier.py) of a git revision (default HEAD) are compared with the work
+The sentence encoder (bot/nlu/sentence_encoder.py) and the intent classifier
+(bot/nlu/intent_classifier.py) of a git revision (default HEAD) are compared with the work
 tree's on the same messages (bench/components.py's: the safety evaluation sets and the parse texts):
 
 - encoder: `encode([text])` per message, old and new each in a process of its own (the old one's
@@ -43,8 +43,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-ENCODER = ("bot/nlp/sentence_encoder.py", "bot.nlp.sentence_encoder")
-CLASSIFIER = ("bot/components/intent_classifier.py", "bot.components.intent_classifier")
+ENCODER = ("bot/nlu/sentence_encoder.py", "bot.nlu.sentence_encoder")
+CLASSIFIER = ("bot/nlu/intent_classifier.py", "bot.nlu.intent_classifier")
 
 
 def module_at(revision: str, path: str, name: str, directory: Path, register: bool = False) -> Any:
@@ -110,7 +110,7 @@ def encoder_child(variant: str, revision: str, every: int) -> None:
         if variant == "old":
             module = module_at(revision, ENCODER[0], "old_sentence_encoder", Path(directory))
         else:
-            from bot.nlp import sentence_encoder as module
+            from bot.nlu import sentence_encoder as module
         encoder = module.SentenceEncoder()
         texts = bench_texts(every)
         for text in texts[:20]:  # warm-up
@@ -149,7 +149,7 @@ def bench_encoder(revision: str, rounds: int, every: int, check: bool) -> None:
             seconds = json.loads(output.strip().splitlines()[-1])["seconds"]
             spent[variant] += seconds
             per_round[variant].append(statistics.median(seconds) * 1e3)
-    from bot.nlp.sentence_encoder import SentenceEncoder
+    from bot.nlu.sentence_encoder import SentenceEncoder
 
     new = SentenceEncoder()
     lengths = [len(new.tokenizer.encode(t).ids) for t in bench_texts(every)]

@@ -5,7 +5,7 @@ What bot/safety/gate.py's `SafetyGate.process` does per message: danger detectio
 is found, language detection (bot/safety/language.py), then the intent override. Both versions run
 in this process, single-threaded, over the messages of tests/safety/*.yml; each figure is the
 median of --repeats passes (the machine is shared: medians, not means). The old modules are
-taken from `git show <rev>:bot/nlp/{danger,language}.py` (default HEAD) and imported under other
+taken from `git show <rev>:bot/nlu/{danger,language}.py` (default HEAD) and imported under other
 names; the gate code itself is the working tree's, given the old detector and language module.
 
     .venv/bin/python bench/safety_speed.py               # old = HEAD
@@ -50,7 +50,7 @@ def eval_texts() -> List[str]:
 
 
 def load_revision(rev: str, name: str, paths: Sequence[str], tmp: Path) -> ModuleType:
-    """The module at the first of `paths` that exists at `rev` (files moved: bot/nlp -> bot/safety)."""
+    """The module at the first of `paths` that exists at `rev` (files moved: bot/nlu -> bot/safety)."""
     for path in paths:
         shown = subprocess.run(["git", "-C", str(REPO_ROOT), "show", f"{rev}:{path}"], capture_output=True, text=True)
         if shown.returncode == 0:
@@ -96,7 +96,7 @@ def messages(texts: List[str]) -> list:
 
 @contextmanager
 def language_module(module: ModuleType) -> Iterator[None]:
-    from bot.components import safety
+    from bot.nlu import safety
 
     saved = safety.language
     safety.language = module
@@ -140,15 +140,15 @@ def main(argv: List[str] | None = None) -> int:
     # Quiet: the deprecation warnings Rasa's and spaCy's dependencies print on import.
     with warnings.catch_warnings(), redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        from bot.nlp import pipeline
+        from bot.nlu import pipeline
         from bot.safety import detector as new_danger
         from bot.safety import language as new_language
         from bot.safety.gate import SafetyGate
 
     with tempfile.TemporaryDirectory() as tmp:
-        old_danger = load_revision(args.ref, "_old_danger", ["bot/safety/detector.py", "bot/nlp/danger.py"], Path(tmp))
+        old_danger = load_revision(args.ref, "_old_danger", ["bot/safety/detector.py", "bot/nlu/danger.py"], Path(tmp))
         old_language = load_revision(
-            args.ref, "_old_language", ["bot/safety/language.py", "bot/nlp/language.py"], Path(tmp)
+            args.ref, "_old_language", ["bot/safety/language.py", "bot/nlu/language.py"], Path(tmp)
         )
     # The old language module finds its data files relative to its own path: point it at the repository's.
     for attr in ("HERE", "NLP_DIR", "REPO_ROOT", "MULTILINGUAL_FILE", "NLU_DIR"):

@@ -1,4 +1,4 @@
-"""Compare bot/nlp/sentence_encoder.py with sentence-transformers on the same packaged model.
+"""Compare bot/nlu/sentence_encoder.py with sentence-transformers on the same packaged model.
 
 Needs PyTorch and sentence-transformers, which the project does not install (PyTorch would add
 GBs). Run it from any Python that has them, from the repository root:
@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bot.nlp.sentence_encoder import SentenceEncoder, model_directory  # noqa: E402
+from bot.nlu.sentence_encoder import SentenceEncoder, model_directory  # noqa: E402
 
 
 def nlu_examples(root: Path):

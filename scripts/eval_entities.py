@@ -45,8 +45,8 @@ def run(strict: bool, folds: int, seed: int) -> Tuple[Dict[str, Tuple[float, flo
     from sklearn.metrics import f1_score, precision_recall_fscore_support
     from sklearn.model_selection import StratifiedKFold
 
-    from bot.components.entity_extractor import PhraseEntityExtractor
-    from bot.nlp.pipeline import load as load_spacy
+    from bot.nlu.entity_extractor import PhraseEntityExtractor
+    from bot.nlu.pipeline import load as load_spacy
 
     nlp = load_spacy()
     data = load_data(str(ROOT / "bot" / "data" / "nlu"))

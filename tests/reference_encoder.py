@@ -1,4 +1,4 @@
-"""BERT in plain NumPy: the reference the product's ONNX Runtime encoder (bot/nlp/sentence_encoder.py)
+"""BERT in plain NumPy: the reference the product's ONNX Runtime encoder (bot/nlu/sentence_encoder.py)
 is checked against in tests/test_sentence_features.py. It is the textbook forward pass of
 all-MiniLM-L6-v2 (embeddings, 6 layers of self-attention and feed-forward with exact GELU, mean
 pooling, L2 normalisation), slow (about 9 ms a message, 3x ONNX Runtime) and never run by the bot.
@@ -12,7 +12,7 @@ import numpy as np
 from safetensors.numpy import load_file
 from scipy.special import erf
 
-from bot.nlp.model_package import model_directory
+from bot.nlu.model_package import model_directory
 
 
 @functools.lru_cache(maxsize=1)

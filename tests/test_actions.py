@@ -3,12 +3,13 @@
 import pytest
 from rasa_sdk.events import FollowupAction
 
-from bot.actions import coaching, content, onboarding, safety
+from bot.actions import coaching, onboarding, safety
 from bot.actions.common import SKIP_SENTINEL, menu, parse_region, parse_yes_no
+from bot.coaching import curriculum
 
 ONBOARDED = {"onboarded": True, "consent_storage": True}
-ALL_STEP_TITLES = [s.title for s in content.steps()]
-CLOSED_AFTER_FLAG = [s for s in content.steps() if not s.open_after_flag]
+ALL_STEP_TITLES = [s.title for s in curriculum.steps()]
+CLOSED_AFTER_FLAG = [s for s in curriculum.steps() if not s.open_after_flag]
 
 
 def texts(dispatcher):
@@ -120,7 +121,7 @@ NEGATIVE_SCREEN = {
 async def test_negative_screen_opens_the_menu_with_every_group(tracker_factory, dispatcher, domain, store):
     events = await onboarding.ActionOnboardingOutcome().run(dispatcher, tracker_factory("n1", NEGATIVE_SCREEN), domain)
     assert slot_events(events) == {"onboarded": True, "screen_followup": None, "screen_all": None}
-    for group in content.GROUPS:
+    for group in curriculum.GROUPS:
         assert '/show_menu{"group": "%s"}' % group in payloads(dispatcher)
     assert responses(dispatcher) == []
     profile = store.profile("n1")
@@ -224,19 +225,19 @@ async def test_every_form_question_is_asked_by_a_response_or_a_screening_action(
 def test_menu_lists_the_groups_with_counts_and_a_group_lists_its_steps():
     text, buttons = menu(done=["accountability"], in_progress=["budget"], flagged=False)
     assert "On your own: 2 of 5 done" in text  # accountability, and the screen done at the start
-    assert [b["payload"] for b in buttons[: len(content.GROUPS)]] == [
-        '/show_menu{"group": "%s"}' % g for g in content.GROUPS
+    assert [b["payload"] for b in buttons[: len(curriculum.GROUPS)]] == [
+        '/show_menu{"group": "%s"}' % g for g in curriculum.GROUPS
     ]
     text, buttons = menu(done=["accountability"], in_progress=["budget"], flagged=False, group="on_your_own")
     assert "Hold yourself accountable (done)" in text
     assert "Consider your budget (in progress)" in text
     assert '/start_step{"step": "homework"}' in [b["payload"] for b in buttons]
-    every_group = "\n".join(menu([], [], False, g)[0] for g in content.GROUPS)
+    every_group = "\n".join(menu([], [], False, g)[0] for g in curriculum.GROUPS)
     for title in ALL_STEP_TITLES:
         assert title in every_group
 
 
-@pytest.mark.parametrize("group", (None,) + content.GROUPS)
+@pytest.mark.parametrize("group", (None,) + curriculum.GROUPS)
 def test_flagged_menu_closes_the_partner_path(group):
     text, buttons = menu(done=[], in_progress=[], flagged=True, group=group)
     for step in CLOSED_AFTER_FLAG:
@@ -257,7 +258,7 @@ async def test_start_step_explains_and_opens_the_question(tracker_factory, dispa
     assert store.profile("c1").in_progress == ["budget"]
 
 
-@pytest.mark.parametrize("step", [s for s in content.steps() if s.available])
+@pytest.mark.parametrize("step", [s for s in curriculum.steps() if s.available])
 async def test_every_step_explains_in_order_then_asks(tracker_factory, dispatcher, domain, step):
     tracker = tracker_factory("c2", dict(ONBOARDED), entities=[{"entity": "step", "value": step.id}])
     events = await coaching.ActionStartStep().run(dispatcher, tracker, domain)

@@ -1,4 +1,4 @@
-"""The practical-question answer selector (bot/components/answer_selector.py): trained on a
+"""The practical-question answer selector (bot/nlu/answer_selector.py): trained on a
 retrieval intent's examples, it writes Rasa's `response_selector` property, reloads the same, and
 trains the same answers every time."""
 
@@ -11,7 +11,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.answer_selector import SentenceAnswerSelector
+from bot.nlu.answer_selector import SentenceAnswerSelector
 from tests.test_intent_classifier import featurized
 
 QUESTIONS = {

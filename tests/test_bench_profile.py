@@ -20,7 +20,7 @@ def test_samples_are_grouped_inclusive_and_innermost(tmp_path):
         "\n".join(
             [
                 ROOT
-                + ";_parse_message_with_graph (rasa/core/processor.py:774);encode (bot/nlp/sentence_encoder.py:412) 6",
+                + ";_parse_message_with_graph (rasa/core/processor.py:774);encode (bot/nlu/sentence_encoder.py:412) 6",
                 ROOT + ";get_tracker (rasa/core/processor.py:391);retrieve (rasa/core/tracker_store.py:1440)"
                 ";from_parameters (rasa/shared/core/events.py:324) 3",
                 ROOT + ";save_tracker (rasa/core/processor.py:1095);save (bot/stores.py:106) 1",

@@ -1,10 +1,10 @@
-"""Button titles typed as text get the button's payload (bot/components/button_titles.py)."""
+"""Button titles typed as text get the button's payload (bot/nlu/button_titles.py)."""
 
 import pytest
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.components.button_titles import ButtonTitleMatcher, build_index, collect_buttons
+from bot.nlu.button_titles import ButtonTitleMatcher, build_index, collect_buttons
 
 
 @pytest.fixture(scope="module")

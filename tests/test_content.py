@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from bot.actions import content
+from bot.coaching import curriculum
 from bot.safety import hotlines
 
 SEEDS = {
@@ -130,24 +130,24 @@ def test_stale_entries_are_listed_not_failed():
 
 
 def test_the_menu_has_every_step_of_the_articles_in_order():
-    assert [s.id for s in content.steps()] == ARTICLE_STEPS + OTHER_STEPS
-    assert {s.group for s in content.steps()} == set(content.GROUPS)
+    assert [s.id for s in curriculum.steps()] == ARTICLE_STEPS + OTHER_STEPS
+    assert {s.group for s in curriculum.steps()} == set(curriculum.GROUPS)
 
 
 def test_steps_are_traceable_to_an_article():
-    raw = yaml.safe_load((content.CONTENT_DIR / "steps.yml").read_text())
+    raw = yaml.safe_load((curriculum.COACHING_DIR / "steps.yml").read_text())
     for step in raw["steps"]:
         assert step["source"] in SEEDS, step["id"]
         assert set(step.get("also") or []) <= SEEDS, step["id"]
-    readme = (content.CONTENT_DIR / "README.md").read_text()
+    readme = (curriculum.COACHING_DIR / "README.md").read_text()
     for step_id in ARTICLE_STEPS + OTHER_STEPS:
         assert f"| {step_id} |" in readme, f"{step_id} missing from the content README"
 
 
 def test_every_step_is_coached_for_real():
     """No stub: each step explains (in phone-sized messages), asks one question and acknowledges."""
-    for step in content.steps():
-        if step.status == content.STATUS_SCREEN:
+    for step in curriculum.steps():
+        if step.status == curriculum.STATUS_SCREEN:
             continue
         assert step.available, f"{step.id} is not coached"
         assert 2 <= len(step.explain) <= 3 and len(step.question) == 2 and len(step.acknowledge) == 2, step.id
@@ -156,13 +156,13 @@ def test_every_step_is_coached_for_real():
 
 
 def test_only_budget_and_the_screen_stay_open_after_a_violence_flag():
-    assert [s.id for s in content.steps() if s.open_after_flag] == ["budget", "rule_out_violence"]
+    assert [s.id for s in curriculum.steps() if s.open_after_flag] == ["budget", "rule_out_violence"]
 
 
 def test_every_domain_response_is_in_the_content_map(domain):
     """An advice-giving response names an article; everything else says what it is instead."""
-    cmap = yaml.safe_load((content.CONTENT_DIR / "content_map.yml").read_text())
-    objections = content.objections()
+    cmap = yaml.safe_load((curriculum.COACHING_DIR / "content_map.yml").read_text())
+    objections = curriculum.objections()
     for name in domain["responses"]:
         if name.startswith("utter_objection_") and name.removeprefix("utter_objection_") in objections:
             sources = objections[name.removeprefix("utter_objection_")]["source"]
@@ -173,13 +173,13 @@ def test_every_domain_response_is_in_the_content_map(domain):
             continue
         assert sources and set(sources) <= SEEDS, f"{name} names no (existing) article"
     for key, sources in cmap["advice"]["messages"].items():
-        assert key in content.messages() and sources and set(sources) <= SEEDS, key
+        assert key in curriculum.messages() and sources and set(sources) <= SEEDS, key
     for name in list(cmap["advice"]["responses"]) + list(cmap["not_advice"]):
         assert name in domain["responses"], f"content map lists {name}, which the domain lacks"
 
 
 def test_objection_answers_match_their_content_and_offer_their_steps(domain):
-    objections = content.objections()
+    objections = curriculum.objections()
     assert list(objections) == OBJECTIONS
     for key, entry in objections.items():
         assert entry["intent"] == f"report_objection_{key}" and entry["intent"] in domain["intents"]
@@ -189,14 +189,14 @@ def test_objection_answers_match_their_content_and_offer_their_steps(domain):
         # Domain payloads double their braces: Rasa's response interpolation reads {x} as a slot.
         offered = [b["payload"].replace("{{", "{").replace("}}", "}") for b in variant["buttons"]]
         assert offered == ['/start_step{"step": "%s"}' % s for s in entry["steps"]], key
-        assert all(content.step_by_id(s) for s in entry["steps"]), key
+        assert all(curriculum.step_by_id(s) for s in entry["steps"]), key
 
 
 def test_every_practical_answer_has_a_source_and_fits_a_phone(domain):
     """utter_practical/<key>: named in the content map (an article, or the practice's settings where
     the articles are silent) and in the README's table of sources."""
-    cmap = yaml.safe_load((content.CONTENT_DIR / "content_map.yml").read_text())
-    readme = (content.CONTENT_DIR / "README.md").read_text()
+    cmap = yaml.safe_load((curriculum.COACHING_DIR / "content_map.yml").read_text())
+    readme = (curriculum.COACHING_DIR / "README.md").read_text()
     keys = [name.split("/", 1)[1] for name in domain["responses"] if name.startswith("utter_practical/")]
     assert {
         "cost",
@@ -240,7 +240,8 @@ def test_replies_fit_a_phone_screen(domain):
 
 
 def test_message_templates_have_their_placeholders():
-    assert "{title}" in content.messages()["step"]["saved"]
+    assert "{title}" in curriculum.messages()["step"]["saved"]
     assert (
-        content.text("step.saved", acknowledge="A.", title="B") == 'A. I\'ve saved your answer and marked "B" as done.'
+        curriculum.text("step.saved", acknowledge="A.", title="B")
+        == 'A. I\'ve saved your answer and marked "B" as done.'
     )

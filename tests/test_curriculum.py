@@ -4,11 +4,12 @@ the budget helper's practice settings, the layered fallback, objections after a 
 import pytest
 import yaml
 
-from bot.actions import coaching, content, fallback, onboarding
+from bot.actions import coaching, fallback, onboarding
+from bot.coaching import curriculum
 from bot.content import practice
 
 ONBOARDED = {"onboarded": True, "consent_storage": True}
-ON_YOUR_OWN = [s.id for s in content.group_steps("on_your_own") if s.available]
+ON_YOUR_OWN = [s.id for s in curriculum.group_steps("on_your_own") if s.available]
 
 
 def texts(dispatcher):
@@ -25,31 +26,31 @@ def slot_events(events):
 
 # ---------------------------------------------------------------- what's next fits the situation
 def test_next_step_starts_on_your_own_then_follows_the_path():
-    assert content.next_step([], False).id == "accountability"
-    assert content.next_step(ON_YOUR_OWN, False).group == "understand_partner"
-    assert content.next_step(ON_YOUR_OWN, False, path="alone").id == "therapy_for_one"
+    assert curriculum.next_step([], False).id == "accountability"
+    assert curriculum.next_step(ON_YOUR_OWN, False).group == "understand_partner"
+    assert curriculum.next_step(ON_YOUR_OWN, False, path="alone").id == "therapy_for_one"
 
 
 def test_next_step_answers_the_latest_objection_after_the_steps_on_your_own():
-    assert content.next_step(ON_YOUR_OWN, False, objection="separation_fear").id == "positive_tone"
-    assert content.next_step(ON_YOUR_OWN + ["positive_tone"], False, objection="separation_fear").id == "good_time"
+    assert curriculum.next_step(ON_YOUR_OWN, False, objection="separation_fear").id == "positive_tone"
+    assert curriculum.next_step(ON_YOUR_OWN + ["positive_tone"], False, objection="separation_fear").id == "good_time"
 
 
 def test_next_step_after_a_flag_offers_only_what_stays_open():
-    assert content.next_step([], True).id == "budget"
-    assert content.next_step(["budget"], True, path="alone", objection="cost") is None
+    assert curriculum.next_step([], True).id == "budget"
+    assert curriculum.next_step(["budget"], True, path="alone", objection="cost") is None
 
 
 def test_every_step_is_reachable_by_whats_next():
     done, seen = [], []
-    while (step := content.next_step(done, False)) is not None:
+    while (step := curriculum.next_step(done, False)) is not None:
         seen.append(step.id)
         done.append(step.id)
-    assert set(seen) == {s.id for s in content.steps() if s.available}
+    assert set(seen) == {s.id for s in curriculum.steps() if s.available}
 
 
 async def test_what_next_when_everything_is_done_shows_the_menu(tracker_factory, dispatcher, domain):
-    everything = [s.id for s in content.steps()]
+    everything = [s.id for s in curriculum.steps()]
     await coaching.ActionWhatNext().run(
         dispatcher, tracker_factory("n1", dict(ONBOARDED, steps_done=everything)), domain
     )
@@ -182,7 +183,7 @@ def _intents(rule):
     return found
 
 
-@pytest.mark.parametrize("objection", list(content.objections()))
+@pytest.mark.parametrize("objection", list(curriculum.objections()))
 def test_after_a_flag_no_objection_gets_partner_coaching(objection):
     """Every rule that answers this objection with coaching requires violence_flag false."""
     intent = f"report_objection_{objection}"
@@ -257,7 +258,7 @@ def test_did_you_mean_offers_readable_guesses_and_never_a_danger_intent():
 
 
 def test_every_guessable_intent_has_a_readable_name(domain):
-    readable = content.messages()["fallback"]["intents"]
+    readable = curriculum.messages()["fallback"]["intents"]
     guessable = [i for i in domain["intents"] if i not in fallback.NOT_GUESSED]
     assert sorted(guessable) == sorted(readable)
     assert {"withdraw_storage_consent", "start_over"} <= fallback.NOT_GUESSED  # a guess never deletes data

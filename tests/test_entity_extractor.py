@@ -13,8 +13,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.components.entity_extractor import PhraseEntityExtractor, edit_distance
-from bot.nlp.pipeline import pipeline_dir
+from bot.nlu.entity_extractor import PhraseEntityExtractor, edit_distance
+from bot.nlu.pipeline import pipeline_dir
 
 SMALL = """
 version: "3.1"

@@ -13,8 +13,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.intent_classifier import SentenceIntentClassifier, _row_entries, _sentence_features, tfidf
-from bot.components.sentence_features import SentenceEmbeddingFeaturizer
+from bot.nlu.intent_classifier import SentenceIntentClassifier, _row_entries, _sentence_features, tfidf
+from bot.nlu.sentence_features import SentenceEmbeddingFeaturizer
 
 EXAMPLES = {
     "report_objection_cost": [

@@ -1,8 +1,8 @@
-"""Reading a short message clause by clause (bot/components/objection_clauses.py)."""
+"""Reading a short message clause by clause (bot/nlu/objection_clauses.py)."""
 
 from __future__ import annotations
 
-from bot.components.objection_clauses import clauses
+from bot.nlu.objection_clauses import clauses
 
 
 def test_clauses_split_at_commas_and_joining_words():

@@ -3,7 +3,8 @@
 import pytest
 import yaml
 
-from bot.actions import content, practice
+from bot.actions import rehearsal as practice
+from bot.coaching import curriculum
 from bot.rehearsal import analyzer as invitation
 from bot.rehearsal import partner
 from tests.eval_invitation import load, score
@@ -292,7 +293,7 @@ def test_practice_content_is_complete_and_sourced():
     for group, labels in (("techniques", invitation.TECHNIQUES), ("pitfalls", invitation.PITFALLS)):
         assert set(data[group]) == set(labels)
         for label, entry in data[group].items():
-            assert set(entry["source"]) <= SEEDS and content.step_by_id(entry["step"]), label
+            assert set(entry["source"]) <= SEEDS and curriculum.step_by_id(entry["step"]), label
     for label, entry in data["pitfalls"].items():
         assert entry["short"] and len(set(entry["reactions"])) == 3, label
     assert set(data["hints"]) == set(invitation.TECHNIQUES)

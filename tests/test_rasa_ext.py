@@ -18,7 +18,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot import rasa_ext
-from bot.actions import content
+from bot.coaching import curriculum
 from bot.rasa_ext import actions as actions_ext
 
 CLOSED = EndpointConfig("http://127.0.0.1:1/webhook")
@@ -44,7 +44,7 @@ async def test_a_failed_action_gets_the_calm_reply_once_per_message():
     tracker.update(UserUttered("menu"))
     events = await run_failing(tracker)
     assert len(events) == 1 and isinstance(events[0], BotUttered)
-    assert events[0].text == content.text(actions_ext.FAILURE_MESSAGE)
+    assert events[0].text == curriculum.text(actions_ext.FAILURE_MESSAGE)
     tracker.update(events[0])
     assert await run_failing(tracker) == []  # a second failing action in the same turn: no repeat
     tracker.update(UserUttered("menu again"))

@@ -181,7 +181,7 @@ def test_the_tracker_store_never_keeps_a_code_in_clear():
 def test_the_nlu_component_only_takes_codes(text):
     from rasa.shared.nlu.training_data.message import Message
 
-    from bot.components.resume_code import ResumeCodeMatcher
+    from bot.nlu.resume_code import ResumeCodeMatcher
 
     message = Message(data={"text": text})
     ResumeCodeMatcher().process([message])

@@ -11,9 +11,9 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.sentence_features import SentenceEmbeddingFeaturizer
-from bot.nlp import sentence_encoder
-from bot.nlp.sentence_encoder import DIMENSION, EncoderUnavailable, cosine, shared_encoder
+from bot.nlu import sentence_encoder
+from bot.nlu.sentence_encoder import DIMENSION, EncoderUnavailable, cosine, shared_encoder
+from bot.nlu.sentence_features import SentenceEmbeddingFeaturizer
 from tests.reference_encoder import reference_encode
 
 
@@ -53,7 +53,7 @@ def test_the_onnx_graph_is_built_once_and_rebuilt_for_another_model(tmp_path):
     follows the weights file, so a reinstalled model gets a new graph."""
     import os
 
-    from bot.nlp import onnx_graph
+    from bot.nlu import onnx_graph
 
     model = sentence_encoder.model_directory()
     built = onnx_graph.ensure_graph(model, tmp_path)

@@ -11,8 +11,10 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.common import SKIP_SENTINEL, STORE_ERRORS
+from bot.coaching import curriculum
+from bot.coaching import menu as coaching_menu
 from bot.content import practice
 from bot.progress.store import Profile
 from bot.rehearsal import partner as practice_run
@@ -34,7 +36,7 @@ def budget_estimate(flagged: bool) -> List[str]:
     p = practice.load()
     if flagged:
         total = p.rates["individual_session"] * p.typical_sessions
-        estimate = content.text(
+        estimate = curriculum.text(
             "budget.individual",
             name=p.name,
             session=p.money(p.rates["individual_session"]),
@@ -43,7 +45,7 @@ def budget_estimate(flagged: bool) -> List[str]:
         )
     else:
         total = p.rates["consultation"] + p.rates["couples_session"] * p.typical_sessions
-        estimate = content.text(
+        estimate = curriculum.text(
             "budget.couples",
             name=p.name,
             consultation=p.money(p.rates["consultation"]),
@@ -53,9 +55,9 @@ def budget_estimate(flagged: bool) -> List[str]:
         )
     questions = "\n".join(f"- {q}" for q in p.insurer_questions)
     return [
-        f"{estimate} {content.text('budget.estimate_only')}",
-        "\n".join([p.insurance_notes, content.text("budget.insurer_questions"), questions]),
-        content.text("budget.contact", booking_link=p.booking_link, contact=p.contact),
+        f"{estimate} {curriculum.text('budget.estimate_only')}",
+        "\n".join([p.insurance_notes, curriculum.text("budget.insurer_questions"), questions]),
+        curriculum.text("budget.contact", booking_link=p.booking_link, contact=p.contact),
     ]
 
 
@@ -69,7 +71,7 @@ def _onboard_first(dispatcher: CollectingDispatcher, tracker: Optional[Tracker] 
 
     key = FIRST_HELP.get(common.latest_intent(tracker) or "") if tracker is not None else None
     if key:
-        dispatcher.utter_message(text=content.text(f"onboarding.first_help.{key}"))
+        dispatcher.utter_message(text=curriculum.text(f"onboarding.first_help.{key}"))
     dispatcher.utter_message(response="utter_intro")
     return [FollowupAction("onboarding_form")]
 
@@ -85,12 +87,15 @@ class ActionShowMenu(Action):
         return []
 
 
-def _offer(dispatcher: CollectingDispatcher, step: content.Step, text: str) -> None:
+def _offer(dispatcher: CollectingDispatcher, step: curriculum.Step, text: str) -> None:
     dispatcher.utter_message(
         text=text,
         buttons=[
-            {"title": content.text("step.button_continue", title=step.title), "payload": common.start_payload(step.id)},
-            {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+            {
+                "title": curriculum.text("step.button_continue", title=step.title),
+                "payload": coaching_menu.start_payload(step.id),
+            },
+            {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
         ],
     )
 
@@ -104,16 +109,16 @@ class ActionWhatNext(Action):
             return _onboard_first(dispatcher, tracker)
         profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
-        step = content.next_step(
+        step = curriculum.next_step(
             common.done_steps(tracker, profile), flagged, tracker.get_slot("path"), tracker.get_slot("last_objection")
         )
         if step is not None:
-            _offer(dispatcher, step, content.text("what_next.recommend", title=step.title, summary=step.summary))
+            _offer(dispatcher, step, curriculum.text("what_next.recommend", title=step.title, summary=step.summary))
         elif flagged:
-            dispatcher.utter_message(text=content.text("what_next.flagged_all_done"))
+            dispatcher.utter_message(text=curriculum.text("what_next.flagged_all_done"))
             dispatcher.utter_message(response="utter_individual_support")
         else:
-            dispatcher.utter_message(text=content.text("what_next.all_done"))
+            dispatcher.utter_message(text=curriculum.text("what_next.all_done"))
             common.send_menu(dispatcher, tracker, profile)
         return []
 
@@ -132,25 +137,25 @@ class ActionStartStep(Action):
         if _needs_onboarding(tracker):
             return [NOT_READY] + _onboard_first(dispatcher, tracker)
         profile = common.load_profile(tracker)
-        step = content.step_by_id(_requested_step(tracker))
+        step = curriculum.step_by_id(_requested_step(tracker))
         if step is None:
-            dispatcher.utter_message(text=content.text("step.unknown"))
+            dispatcher.utter_message(text=curriculum.text("step.unknown"))
             common.send_menu(dispatcher, tracker, profile)
             return [NOT_READY]
         if not step.open_for(common.is_flagged(tracker, profile)):
             # Nobody in danger is coached to invite the partner: not now, not in later sessions.
-            dispatcher.utter_message(text=content.text("step.closed_for_safety"))
+            dispatcher.utter_message(text=curriculum.text("step.closed_for_safety"))
             dispatcher.utter_message(response="utter_individual_support")
             return [NOT_READY]
         if tracker.get_slot("checkin_pending") and not step.open_for(True):
             # A check-in about a quiet sign is still unanswered: the partner steps wait for it.
-            dispatcher.utter_message(text=content.text("step.waits_for_checkin"))
+            dispatcher.utter_message(text=curriculum.text("step.waits_for_checkin"))
             return [NOT_READY, FollowupAction("safety_checkin_form")]
-        if step.status == content.STATUS_SCREEN:
-            dispatcher.utter_message(text=content.text("step.screen", explain=" ".join(step.explain)))
+        if step.status == curriculum.STATUS_SCREEN:
+            dispatcher.utter_message(text=curriculum.text("step.screen", explain=" ".join(step.explain)))
             return [NOT_READY]
         if not step.available:
-            dispatcher.utter_message(text=content.text("step.coming_soon", title=step.title, summary=step.summary))
+            dispatcher.utter_message(text=curriculum.text("step.coming_soon", title=step.title, summary=step.summary))
             common.send_menu(dispatcher, tracker, profile)
             return [NOT_READY]
         # Why, then what to do: short messages in order, then the question (the reflection form).
@@ -175,11 +180,11 @@ class ActionAskReflectionAnswer(Action):
         return "action_ask_reflection_answer"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        step = content.step_by_id(tracker.get_slot("active_step"))
-        question = content.variant(step.question, tracker.sender_id, step.id) if step else ""
+        step = curriculum.step_by_id(tracker.get_slot("active_step"))
+        question = curriculum.variant(step.question, tracker.sender_id, step.id) if step else ""
         dispatcher.utter_message(
-            text=question or content.text("step.unknown"),
-            buttons=[{"title": content.text("step.button_skip"), "payload": "/skip"}],
+            text=question or curriculum.text("step.unknown"),
+            buttons=[{"title": curriculum.text("step.button_skip"), "payload": "/skip"}],
         )
         return []
 
@@ -222,39 +227,39 @@ class ValidateReflectionForm(FormValidationAction):
         text = common.clean_text(value)
         intent = common.latest_intent(tracker)
         pending = tracker.get_slot("reflection_pending")
-        step = content.step_by_id(tracker.get_slot("active_step"))
+        step = curriculum.step_by_id(tracker.get_slot("active_step"))
         if pending:
             # "Shall I save that as your answer?"
             answer = answers.read(intent, value)
             if answer == answers.YES:
                 return {"reflection_answer": pending, "reflection_pending": None}
             if answer == answers.NO:
-                dispatcher.utter_message(text=content.text("step.not_saved_then"))
+                dispatcher.utter_message(text=curriculum.text("step.not_saved_then"))
                 return {"reflection_answer": None, "reflection_pending": None}
             # Something else: read it as a new message below.
         if _WHERE_WAS_I.search(text):
-            dispatcher.utter_message(text=content.text("step.where_you_are", title=step.title if step else ""))
+            dispatcher.utter_message(text=curriculum.text("step.where_you_are", title=step.title if step else ""))
             return {"reflection_answer": None, "reflection_pending": None}
         if intent in LEAVE_INTENTS and (len(text.split()) <= MAX_COMMAND_WORDS or text.startswith("/")):
             return {"reflection_answer": SKIP_SENTINEL, "reflection_pending": None}
         if len(text.replace(" ", "")) < MIN_ANSWER_CHARS or text.startswith("/"):
-            question = content.variant(step.question, tracker.sender_id, step.id) if step else ""
-            dispatcher.utter_message(text=content.text("step.too_short", question=question))
+            question = curriculum.variant(step.question, tracker.sender_id, step.id) if step else ""
+            dispatcher.utter_message(text=curriculum.text("step.too_short", question=question))
             return {"reflection_answer": None, "reflection_pending": None}
         confident = (tracker.latest_message.get("intent") or {}).get("confidence", 0.0) >= 0.6
         if _ASKS_ABOUT_A_LINE.search(text):
             self._feedback_on_a_line(dispatcher, text)
-            dispatcher.utter_message(text=content.text("step.save_question"), buttons=SAVE_BUTTONS)
+            dispatcher.utter_message(text=curriculum.text("step.save_question"), buttons=SAVE_BUTTONS)
             return {"reflection_answer": None, "reflection_pending": text}
         if confident and intent in WHERE_AM_I and text.rstrip().endswith("?"):
-            dispatcher.utter_message(text=content.text("step.where_you_are", title=step.title if step else ""))
+            dispatcher.utter_message(text=curriculum.text("step.where_you_are", title=step.title if step else ""))
             return {"reflection_answer": None, "reflection_pending": None}
         if confident and intent in ANSWERED_IN_STEP:
             self._answer_request(dispatcher, intent)
             return {"reflection_answer": None, "reflection_pending": None}
         if text.rstrip().endswith("?") and len(text.split()) <= 25:
             # A question is rarely an answer: ask before saving it.
-            dispatcher.utter_message(text=content.text("step.save_question"), buttons=SAVE_BUTTONS)
+            dispatcher.utter_message(text=curriculum.text("step.save_question"), buttons=SAVE_BUTTONS)
             return {"reflection_answer": None, "reflection_pending": text}
         return {"reflection_answer": text, "reflection_pending": None}
 
@@ -265,11 +270,11 @@ class ValidateReflectionForm(FormValidationAction):
         elif intent == "bot_challenge":
             dispatcher.utter_message(response="utter_iamabot")
         elif intent == "start_practice":
-            dispatcher.utter_message(text=content.text("step.practice_after"))
+            dispatcher.utter_message(text=curriculum.text("step.practice_after"))
         elif intent == "ask_why_no_couples_therapy":
             dispatcher.utter_message(response="utter_why_we_screen")
         else:
-            dispatcher.utter_message(text=content.text("step.back_to_question"))
+            dispatcher.utter_message(text=curriculum.text("step.back_to_question"))
 
     @staticmethod
     def _feedback_on_a_line(dispatcher: CollectingDispatcher, text: str) -> None:
@@ -282,12 +287,12 @@ class ValidateReflectionForm(FormValidationAction):
         for technique in analysis.techniques:
             label = run["techniques"].get(technique, {}).get("label")
             if label:
-                lines.append(content.text("step.line_works", label=label))
+                lines.append(curriculum.text("step.line_works", label=label))
         for pitfall in analysis.pitfalls:
             entry = run["pitfalls"].get(pitfall, {})
             if entry:
                 lines.append(
-                    content.text(
+                    curriculum.text(
                         "step.line_pitfall",
                         label=entry["label"],
                         tip=entry["rewrite_tip"],
@@ -295,7 +300,7 @@ class ValidateReflectionForm(FormValidationAction):
                     )
                 )
         if not lines:
-            lines.append(content.text("step.line_neutral"))
+            lines.append(curriculum.text("step.line_neutral"))
         dispatcher.utter_message(text="\n".join(lines))
 
 
@@ -306,36 +311,36 @@ class ActionSaveReflection(Action):
         return "action_save_reflection"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        step = content.step_by_id(tracker.get_slot("active_step"))
+        step = curriculum.step_by_id(tracker.get_slot("active_step"))
         answer = tracker.get_slot("reflection_answer")
         reset = [SlotSet("reflection_answer", None), SlotSet("active_step", None), NOT_READY]
         if step is None:
             return reset
         if answer == SKIP_SENTINEL or not answer:
-            dispatcher.utter_message(text=content.text("step.skipped", title=step.title))
+            dispatcher.utter_message(text=curriculum.text("step.skipped", title=step.title))
             common.send_menu(dispatcher, tracker, common.load_profile(tracker))
             return reset
-        acknowledge = content.variant(step.acknowledge, tracker.sender_id, step.id)
+        acknowledge = curriculum.variant(step.acknowledge, tracker.sender_id, step.id)
         saved: Optional[bool] = None
         if common.consented(tracker):
             saved = self._save(tracker.sender_id, step.id, answer)
             key = "saved" if saved else "save_failed"
         else:
             key = "not_saved_no_consent"
-        dispatcher.utter_message(text=content.text(f"step.{key}", acknowledge=acknowledge, title=step.title))
+        dispatcher.utter_message(text=curriculum.text(f"step.{key}", acknowledge=acknowledge, title=step.title))
         done = list(tracker.get_slot("steps_done") or [])
         if saved is not False and step.id not in done:
             done.append(step.id)
         profile = common.load_profile(tracker)
         flagged = common.is_flagged(tracker, profile)
-        following = content.next_step(
+        following = curriculum.next_step(
             done + (profile.done if profile else []),
             flagged,
             tracker.get_slot("path"),
             tracker.get_slot("last_objection"),
         )
         if following is not None:
-            _offer(dispatcher, following, content.text("step.offer_next", title=following.title))
+            _offer(dispatcher, following, curriculum.text("step.offer_next", title=following.title))
         else:
             common.send_menu(dispatcher, tracker, profile)
         return reset + [SlotSet("steps_done", done)]
@@ -365,58 +370,58 @@ def progress_text(tracker: Tracker, profile: Optional[Profile]) -> str:
     flagged = common.is_flagged(tracker, profile)
     stored = profile is not None and profile.known and profile.consent
     done = common.done_steps(tracker, profile)
-    lines = [content.text("progress.header")]
+    lines = [curriculum.text("progress.header")]
     if not common.consented(tracker):
-        lines.append(content.text("progress.no_storage"))
+        lines.append(curriculum.text("progress.no_storage"))
     group = None
-    for step in content.steps():
+    for step in curriculum.steps():
         if not step.open_for(flagged):
             continue
         if step.group != group:
             group = step.group
-            lines.append(content.text(f"menu.groups.{group}") + ":")
+            lines.append(curriculum.text(f"menu.groups.{group}") + ":")
         state = profile.steps.get(step.id) if stored else None
-        if step.status == content.STATUS_SCREEN:
+        if step.status == curriculum.STATUS_SCREEN:
             mark, status = (
                 "[x]",
-                content.text("menu.status_screen_done")
+                curriculum.text("menu.status_screen_done")
                 if tracker.get_slot("onboarded")
-                else content.text("menu.status_not_started"),
+                else curriculum.text("menu.status_not_started"),
             )
             if not tracker.get_slot("onboarded"):
                 mark = "[ ]"
         elif step.id in done:
             when = common.short_date(state.completed_at) if state else ""
-            mark, status = "[x]", content.text("menu.status_done") + (f" {when}" if when else "")
+            mark, status = "[x]", curriculum.text("menu.status_done") + (f" {when}" if when else "")
         elif state is not None:
             mark, status = (
                 "[~]",
-                content.text("menu.status_in_progress") + f" (started {common.short_date(state.started_at)})",
+                curriculum.text("menu.status_in_progress") + f" (started {common.short_date(state.started_at)})",
             )
-        elif step.status == content.STATUS_COMING_SOON:
-            mark, status = "[ ]", content.text("menu.status_coming_soon")
+        elif step.status == curriculum.STATUS_COMING_SOON:
+            mark, status = "[ ]", curriculum.text("menu.status_coming_soon")
         else:
-            mark, status = "[ ]", content.text("menu.status_not_started")
+            mark, status = "[ ]", curriculum.text("menu.status_not_started")
         lines.append(f"{mark} {step.title}: {status}")
     if flagged:
-        lines.append(content.text("progress.flagged_note"))
+        lines.append(curriculum.text("progress.flagged_note"))
     if stored and profile.practice_runs and not flagged:
-        lines += ["", content.text("practice.runs_header")]
+        lines += ["", curriculum.text("practice.runs_header")]
         for run in profile.practice_runs:
             persona = practice_run.personas().get(run["persona"], {}).get("title", run["persona"])
             lines.append(
                 f"- {common.short_date(run['created_at'])}, {persona}: "
-                + content.text(f"practice.outcomes.{run['outcome']}")
+                + curriculum.text(f"practice.outcomes.{run['outcome']}")
             )
     if stored and profile.answers:
-        lines += ["", content.text("progress.answers_header")]
+        lines += ["", curriculum.text("progress.answers_header")]
         for answer in profile.answers:
-            step = content.step_by_id(answer["step_id"])
+            step = curriculum.step_by_id(answer["step_id"])
             lines.append(
                 f"- {step.title if step else answer['step_id']} ({common.short_date(answer['created_at'])}): {answer['answer']}"
             )
     elif not done and not (stored and profile.practice_runs):
-        lines.append(content.text("progress.none_yet"))
+        lines.append(curriculum.text("progress.none_yet"))
     return "\n".join(lines)
 
 
@@ -429,16 +434,16 @@ class ActionStartOver(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         reset_confirmation = SlotSet("start_over_confirmed", None)
         if tracker.get_slot("start_over_confirmed") is not True:
-            dispatcher.utter_message(text=content.text("start_over.kept"))
+            dispatcher.utter_message(text=curriculum.text("start_over.kept"))
             return [reset_confirmation]
         try:
             common.store().reset_progress(tracker.sender_id)
         except STORE_ERRORS:
             logger.exception("progress store unavailable while starting over")
-            dispatcher.utter_message(text=content.text("start_over.failed"))
+            dispatcher.utter_message(text=curriculum.text("start_over.failed"))
             return [reset_confirmation]
-        dispatcher.utter_message(text=content.text("start_over.done"))
-        text, buttons = common.menu([], [], common.is_flagged(tracker, common.load_profile(tracker)))
+        dispatcher.utter_message(text=curriculum.text("start_over.done"))
+        text, buttons = coaching_menu.menu([], [], common.is_flagged(tracker, common.load_profile(tracker)))
         dispatcher.utter_message(text=text, buttons=buttons)
         return [
             reset_confirmation,
@@ -462,25 +467,25 @@ class ActionGoodNews(Action):
         profile = common.load_profile(tracker)
         if common.is_flagged(tracker, profile):
             dispatcher.utter_message(
-                text=content.text("good_news.flagged"),
-                buttons=[{"title": content.text("menu.button_support"), "payload": "/ask_individual_support"}],
+                text=curriculum.text("good_news.flagged"),
+                buttons=[{"title": curriculum.text("menu.button_support"), "payload": "/ask_individual_support"}],
             )
             return []
         settings = practice.load()
         values = {"booking_link": settings.booking_link, "contact": settings.contact}
         kind = "agreed" if common.latest_intent(tracker) == "report_partner_agreed" else "softening"
-        steps = content.messages()["good_news"][f"{kind}_steps"]
-        lines = [content.text(f"good_news.{kind}")] + ["- " + line.format(**values) for line in steps]
+        steps = curriculum.messages()["good_news"][f"{kind}_steps"]
+        lines = [curriculum.text(f"good_news.{kind}")] + ["- " + line.format(**values) for line in steps]
         offers = ["choose_therapist", "evaluate_progress"] if kind == "agreed" else ["test_drive", "good_time"]
         buttons = [
             {
-                "title": content.text("step.button_continue", title=content.step_by_id(s).title),
-                "payload": common.start_payload(s),
+                "title": curriculum.text("step.button_continue", title=curriculum.step_by_id(s).title),
+                "payload": coaching_menu.start_payload(s),
             }
             for s in offers
-            if content.step_by_id(s)
+            if curriculum.step_by_id(s)
         ]
-        buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
+        buttons.append({"title": curriculum.text("step.button_menu"), "payload": "/show_menu"})
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
 

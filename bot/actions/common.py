@@ -1,17 +1,19 @@
-"""What several actions share: the progress store, answers to yes/no questions, the menu."""
+"""What several actions share: the progress store, answers to yes/no questions and regions,
+the latest entities, sending the menu (built by bot/coaching/menu.py)."""
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, List, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions import content
+from bot.coaching import curriculum
+from bot.coaching.menu import menu
 from bot.progress.store import Profile, ProgressStore
 
 logger = logging.getLogger(__name__)
@@ -178,73 +180,6 @@ def consented(tracker: Tracker) -> bool:
     return tracker.get_slot("consent_storage") is True
 
 
-def _button(title: str, payload: str) -> Dict[str, str]:
-    return {"title": title, "payload": payload}
-
-
-def start_payload(step_id: str) -> str:
-    return '/start_step{"step": "%s"}' % step_id
-
-
-def _status(step: content.Step, done: List[str], in_progress: List[str]) -> str:
-    if step.status == content.STATUS_SCREEN:
-        return content.text("menu.status_screen_done")
-    if step.id in done:
-        return content.text("menu.status_done")
-    if step.id in in_progress:
-        return content.text("menu.status_in_progress")
-    return content.text("menu.status_not_started")
-
-
-def group_payload(group: str) -> str:
-    return '/show_menu{"group": "%s"}' % group
-
-
-def menu(
-    done: List[str], in_progress: List[str], flagged: bool, group: Optional[str] = None
-) -> Tuple[str, List[Dict[str, str]]]:
-    """The menu text and its buttons.
-
-    Without a group: one line and one button per group of steps (short enough for a phone).
-    With a group: its steps with their status, a button for each step that can be started.
-    After a violence flag only the steps open to everyone are listed, with the support path.
-    """
-    buttons: List[Dict[str, str]] = []
-    if group in content.GROUPS:
-        lines = [content.text(f"menu.groups.{group}") + ":"]
-        for step in content.group_steps(group):
-            if not step.open_for(flagged):
-                continue
-            lines.append(f"- {step.title} ({_status(step, done, in_progress)})")
-            if step.available:
-                buttons.append(_button(step.title, start_payload(step.id)))
-        if len(lines) == 1:
-            lines.append(content.text("menu.partner_closed"))
-        buttons.append(_button(content.text("menu.button_all"), "/show_menu"))
-    else:
-        lines = [content.text("menu.header_flagged" if flagged else "menu.header"), ""]
-        for name in content.GROUPS:
-            steps = [s for s in content.group_steps(name) if s.open_for(flagged)]
-            if not steps:
-                continue
-            finished = sum(1 for s in steps if s.id in done or s.status == content.STATUS_SCREEN)
-            lines.append(
-                content.text(
-                    "menu.group_line", group=content.text(f"menu.groups.{name}"), done=finished, total=len(steps)
-                )
-            )
-            buttons.append(_button(content.text(f"menu.groups.{name}"), group_payload(name)))
-        if flagged:
-            lines += ["", content.text("menu.partner_closed")]
-        else:
-            buttons.append(_button(content.text("practice.button_practice"), "/start_practice"))
-    buttons.append(_button(content.text("menu.button_next"), "/what_next"))
-    buttons.append(_button(content.text("menu.button_progress"), "/ask_progress"))
-    if flagged:
-        buttons.insert(0, _button(content.text("menu.button_support"), "/ask_individual_support"))
-    return "\n".join(lines), buttons
-
-
 def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
     """The value of the first `name` entity in the latest message, if any."""
     for entity in tracker.latest_message.get("entities") or []:
@@ -255,7 +190,7 @@ def latest_entity(tracker: Tracker, name: str) -> Optional[str]:
 
 def requested_group(tracker: Tracker) -> Optional[str]:
     group = latest_entity(tracker, "group")
-    return group if group in content.GROUPS else None
+    return group if group in curriculum.GROUPS else None
 
 
 def send_menu(

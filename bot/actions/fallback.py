@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import content
+from bot.coaching import curriculum
 
 MAX_GUESSES = 2
 MIN_GUESS_CONFIDENCE = 0.1
@@ -52,7 +52,7 @@ NOT_GUESSED = {
 
 def guesses(parse_data: Dict[str, Any]) -> List[str]:
     """The most likely intents that have a readable description, best first."""
-    readable = content.messages()["fallback"]["intents"]
+    readable = curriculum.messages()["fallback"]["intents"]
     found: List[str] = []
     for candidate in parse_data.get("intent_ranking") or []:
         name = candidate.get("name")
@@ -77,19 +77,19 @@ class ActionDefaultAskAffirmation(Action):
         if (tracker.latest_message.get("safety") or {}).get("source") == "empty":
             # An empty or whitespace-only message (the safety component marks it; bot/safety/gate.py).
             dispatcher.utter_message(
-                text=content.text("fallback.empty"),
+                text=curriculum.text("fallback.empty"),
                 buttons=[
-                    {"title": content.text("menu.button_next"), "payload": "/what_next"},
-                    {"title": content.text("step.button_menu"), "payload": "/show_menu"},
-                    {"title": content.text("fallback.button_help"), "payload": "/ask_help"},
+                    {"title": curriculum.text("menu.button_next"), "payload": "/what_next"},
+                    {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
+                    {"title": curriculum.text("fallback.button_help"), "payload": "/ask_help"},
                 ],
             )
             return []
-        readable = content.messages()["fallback"]["intents"]
+        readable = curriculum.messages()["fallback"]["intents"]
         buttons = [{"title": readable[name], "payload": f"/{name}"} for name in guesses(tracker.latest_message)]
-        buttons.append({"title": content.text("fallback.something_else"), "payload": "/out_of_scope"})
+        buttons.append({"title": curriculum.text("fallback.something_else"), "payload": "/out_of_scope"})
         key = "fallback.did_you_mean" if len(buttons) > 1 else "fallback.not_sure"
-        dispatcher.utter_message(text=content.text(key), buttons=buttons)
+        dispatcher.utter_message(text=curriculum.text(key), buttons=buttons)
         return []
 
 
@@ -98,7 +98,7 @@ class ActionDefaultAskRephrase(Action):
         return "action_default_ask_rephrase"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(text=content.text("fallback.rephrase"))
+        dispatcher.utter_message(text=curriculum.text("fallback.rephrase"))
         return []
 
 
@@ -110,11 +110,11 @@ class ActionDefaultFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(
-            text=content.text("fallback.give_up"),
+            text=curriculum.text("fallback.give_up"),
             buttons=[
-                {"title": content.text("menu.button_next"), "payload": "/what_next"},
-                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
-                {"title": content.text("fallback.button_help"), "payload": "/ask_help"},
+                {"title": curriculum.text("menu.button_next"), "payload": "/what_next"},
+                {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": curriculum.text("fallback.button_help"), "payload": "/ask_help"},
             ],
         )
         return [UserUtteranceReverted()]

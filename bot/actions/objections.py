@@ -17,7 +17,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
+from bot.coaching import curriculum
 
 PREFIX = "report_objection_"
 SECOND_MIN_CONFIDENCE = 0.20
@@ -25,7 +26,7 @@ SECOND_MIN_CONFIDENCE = 0.20
 
 def second_objection(tracker: Tracker) -> Optional[str]:
     """The intent of a second objection in the latest message, or None: the one its clauses named
-    (bot/components/objection_clauses.py), else one the classifier also ranked high."""
+    (bot/nlu/objection_clauses.py), else one the classifier also ranked high."""
     top = common.latest_intent(tracker) or ""
     if not top.startswith(PREFIX):
         return None
@@ -47,10 +48,10 @@ class ActionOfferSecondObjection(Action):
         other = second_objection(tracker)
         if other is None:
             return []
-        label = content.messages()["fallback"]["intents"].get(other)
+        label = curriculum.messages()["fallback"]["intents"].get(other)
         if not label:
             return []
         dispatcher.utter_message(
-            text=content.text("objections.offer_second"), buttons=[{"title": label, "payload": f"/{other}"}]
+            text=curriculum.text("objections.offer_second"), buttons=[{"title": label, "payload": f"/{other}"}]
         )
         return []

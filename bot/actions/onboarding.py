@@ -12,8 +12,10 @@ from rasa_sdk.events import ActionExecuted, EventType, Restarted, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.common import STORE_ERRORS, parse_region, parse_yes_no
+from bot.coaching import curriculum
+from bot.coaching import menu as coaching_menu
 from bot.safety import answers
 
 logger = logging.getLogger(__name__)
@@ -152,7 +154,7 @@ class ActionRestart(Action):
         events: List[EventType] = [Restarted()] + common.restored_slots(profile)
         if flagged and not (profile and profile.flagged):
             events.append(SlotSet("violence_flag", True))
-        dispatcher.utter_message(text=content.text("system.restarted"))
+        dispatcher.utter_message(text=curriculum.text("system.restarted"))
         return events
 
 
@@ -183,7 +185,7 @@ class ValidateOnboardingForm(FormValidationAction):
             answer = parse_yes_no(tracker, value)
             answer = None if answer is None else (answers.YES if answer else answers.NO)
         if answer is None:
-            dispatcher.utter_message(text=content.text("onboarding.unclear_yes_no"))
+            dispatcher.utter_message(text=curriculum.text("onboarding.unclear_yes_no"))
             return {slot: None}
         return {slot: answer == answers.YES}
 
@@ -211,7 +213,7 @@ class ValidateOnboardingForm(FormValidationAction):
             result = self._yes_no("consent_storage", value, dispatcher, tracker)
         if result["consent_storage"] is not None:
             key = "consent_yes" if result["consent_storage"] else "consent_no"
-            dispatcher.utter_message(text=content.text(f"onboarding.{key}", hours=_no_consent_hours()))
+            dispatcher.utter_message(text=curriculum.text(f"onboarding.{key}", hours=_no_consent_hours()))
         return result
 
     def validate_safe_to_talk(
@@ -247,7 +249,7 @@ class ValidateOnboardingForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         region = parse_region(tracker, value)
         if region is None:
-            dispatcher.utter_message(text=content.text("onboarding.unclear_region"))
+            dispatcher.utter_message(text=curriculum.text("onboarding.unclear_region"))
         return {"region": region}
 
     def _screen(self, slot: str, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
@@ -288,10 +290,10 @@ class ValidateOnboardingForm(FormValidationAction):
             risky = answer == answers.YES
         else:
             if answer is None:
-                dispatcher.utter_message(text=content.text("onboarding.unclear_yes_no"))
+                dispatcher.utter_message(text=curriculum.text("onboarding.unclear_yes_no"))
                 return {slot: None}
             if answer == answers.UNSURE:
-                dispatcher.utter_message(text=content.text("safety.screen_unclear_note"))
+                dispatcher.utter_message(text=curriculum.text("safety.screen_unclear_note"))
                 return {slot: None, "screen_followup": {"item": slot, "stage": "unclear"}}
             risky = (answer == answers.YES) == (risk_value is True)
         if not risky:
@@ -369,7 +371,7 @@ class ActionOnboardingOutcome(Action):
         slots = tracker.current_slot_values()
         consent = slots.get("consent_storage") is True
         if slots.get("safe_to_talk") is False:
-            dispatcher.utter_message(text=content.text("onboarding.not_safe_now"))
+            dispatcher.utter_message(text=curriculum.text("onboarding.not_safe_now"))
             # Ask again next time; keep the consent choice.
             return [SlotSet("safe_to_talk", None), SlotSet("screen_all", None)] + [
                 SlotSet(name, None) for name in SCREEN_SLOTS
@@ -377,7 +379,7 @@ class ActionOnboardingOutcome(Action):
         flagged = bool(slots.get("violence_flag")) or screen_positive(slots)
         region = slots.get("region")
         if region == "other":
-            dispatcher.utter_message(text=content.text("onboarding.region_other"))
+            dispatcher.utter_message(text=curriculum.text("onboarding.region_other"))
         _save_onboarding(tracker.sender_id, consent, region, flagged)
         events: List[EventType] = [
             SlotSet("onboarded", True),
@@ -388,16 +390,16 @@ class ActionOnboardingOutcome(Action):
             dispatcher.utter_message(response="utter_escalate_violence")
             events += [SlotSet("violence_flag", True), SlotSet("safety_level", "replied")]
         else:
-            dispatcher.utter_message(text=content.text("onboarding.negative_screen"))
+            dispatcher.utter_message(text=curriculum.text("onboarding.negative_screen"))
             if consent and not flagged:
                 _show_resume_code(dispatcher, tracker)
             if screen_past_partner(slots) and not flagged:
                 # About someone before: support, and the steps with the current partner stay open.
-                dispatcher.utter_message(text=content.text("safety.screen_past_partner"))
+                dispatcher.utter_message(text=curriculum.text("safety.screen_past_partner"))
                 dispatcher.utter_message(response="utter_hotline_reminder")
             if screen_unsure(slots) and not flagged:
                 # Not sure about safety: no lock, but noted; one quiet sign later escalates.
-                dispatcher.utter_message(text=content.text("safety.screen_concern"))
+                dispatcher.utter_message(text=curriculum.text("safety.screen_concern"))
                 _note_screen_concern(tracker.sender_id)
                 events.append(SlotSet("safety_level", "sign"))
             request = slots.get("first_request")
@@ -406,30 +408,30 @@ class ActionOnboardingOutcome(Action):
                 events.append(SlotSet("first_request", None))
                 if request == "practice":
                     dispatcher.utter_message(
-                        text=content.text("onboarding.first_help_after.practice"),
-                        buttons=[{"title": content.text("practice.button_practice"), "payload": "/start_practice"}],
+                        text=curriculum.text("onboarding.first_help_after.practice"),
+                        buttons=[{"title": curriculum.text("practice.button_practice"), "payload": "/start_practice"}],
                     )
                     return events
-                step = content.step_by_id("invite_without_blame")
+                step = curriculum.step_by_id("invite_without_blame")
                 dispatcher.utter_message(
-                    text=content.text("onboarding.first_help_after.how_to_ask", title=step.title),
+                    text=curriculum.text("onboarding.first_help_after.how_to_ask", title=step.title),
                     buttons=[
                         {
-                            "title": content.text("step.button_continue", title=step.title),
-                            "payload": common.start_payload(step.id),
+                            "title": curriculum.text("step.button_continue", title=step.title),
+                            "payload": coaching_menu.start_payload(step.id),
                         },
-                        {"title": content.text("practice.button_practice"), "payload": "/start_practice"},
+                        {"title": curriculum.text("practice.button_practice"), "payload": "/start_practice"},
                     ],
                 )
                 return events
             objection = slots.get("last_objection")
-            if not flagged and objection in content.objections():
+            if not flagged and objection in curriculum.objections():
                 # The partner's objection that came with the first message, answered now that
                 # the screen is done (never before it, and never after a positive screen).
                 dispatcher.utter_message(response=f"utter_objection_{objection}")
                 return events
         profile = common.load_profile(tracker)
-        text, buttons = common.menu(
+        text, buttons = coaching_menu.menu(
             common.done_steps(tracker, profile), profile.in_progress if profile else [], flagged
         )
         dispatcher.utter_message(text=text, buttons=buttons)
@@ -447,34 +449,34 @@ class ActionWelcomeBack(Action):
         done = common.done_steps(tracker, profile)
         flagged = common.is_flagged(tracker, profile)
         in_progress = [s for s in (profile.in_progress if profile else []) if s not in done]
-        current = content.step_by_id(in_progress[-1]) if in_progress else None
+        current = curriculum.step_by_id(in_progress[-1]) if in_progress else None
         if current is not None and not current.open_for(flagged):
             current = None
-        last = content.step_by_id(done[-1]) if done else None
-        following = content.next_step(done, flagged, tracker.get_slot("path"), tracker.get_slot("last_objection"))
+        last = curriculum.step_by_id(done[-1]) if done else None
+        following = curriculum.next_step(done, flagged, tracker.get_slot("path"), tracker.get_slot("last_objection"))
         if current is not None:
-            text = content.text("welcome_back.returning_in_progress", in_progress=current.title)
+            text = curriculum.text("welcome_back.returning_in_progress", in_progress=current.title)
             resume = current
         elif last is not None:
-            text = content.text("welcome_back.returning_with_step", last_done=last.title)
+            text = curriculum.text("welcome_back.returning_with_step", last_done=last.title)
             resume = following
         else:
-            text = content.text("welcome_back.returning_fresh")
+            text = curriculum.text("welcome_back.returning_fresh")
             resume = following
         buttons = []
         if resume is not None:
-            text += " " + content.text("welcome_back.offer_continue", title=resume.title)
+            text += " " + curriculum.text("welcome_back.offer_continue", title=resume.title)
             buttons.append(
                 {
-                    "title": content.text("step.button_continue", title=resume.title),
-                    "payload": common.start_payload(resume.id),
+                    "title": curriculum.text("step.button_continue", title=resume.title),
+                    "payload": coaching_menu.start_payload(resume.id),
                 }
             )
-        buttons.append({"title": content.text("step.button_menu"), "payload": "/show_menu"})
+        buttons.append({"title": curriculum.text("step.button_menu"), "payload": "/show_menu"})
         if done or in_progress:
-            buttons.append({"title": content.text("welcome_back.button_start_over"), "payload": "/start_over"})
+            buttons.append({"title": curriculum.text("welcome_back.button_start_over"), "payload": "/start_over"})
         if flagged:
-            buttons.insert(0, {"title": content.text("menu.button_support"), "payload": "/ask_individual_support"})
+            buttons.insert(0, {"title": curriculum.text("menu.button_support"), "payload": "/ask_individual_support"})
         dispatcher.utter_message(text=text, buttons=buttons)
         return []
 
@@ -489,10 +491,10 @@ class ActionSetRegion(Action):
             dispatcher.utter_message(response="utter_choose_region")
             return []
         if region == "other":
-            dispatcher.utter_message(text=content.text("onboarding.region_other"))
+            dispatcher.utter_message(text=curriculum.text("onboarding.region_other"))
         else:
             dispatcher.utter_message(
-                text=content.text("onboarding.region_set", region_name=content.REGION_NAMES[region])
+                text=curriculum.text("onboarding.region_set", region_name=curriculum.REGION_NAMES[region])
             )
         if common.consented(tracker):
             try:
@@ -518,11 +520,13 @@ class ActionSetConsent(Action):
                     store.mark_onboarded(tracker.sender_id)
         except STORE_ERRORS:
             logger.exception("progress store unavailable while changing consent")
-            dispatcher.utter_message(text=content.text("consent.given_failed" if give else "consent.withdrawn_failed"))
+            dispatcher.utter_message(
+                text=curriculum.text("consent.given_failed" if give else "consent.withdrawn_failed")
+            )
             # Not storing from now on holds even when deleting failed.
             return [] if give else [SlotSet("consent_storage", False)]
         dispatcher.utter_message(
-            text=content.text("consent.given" if give else "consent.withdrawn", hours=_no_consent_hours())
+            text=curriculum.text("consent.given" if give else "consent.withdrawn", hours=_no_consent_hours())
         )
         if give and tracker.get_slot("onboarded"):
             _show_resume_code(dispatcher, tracker)
@@ -590,6 +594,6 @@ class ActionIntro(Action):
         intent = common.latest_intent(tracker) or ""
         key = "objection" if intent.startswith("report_objection_") else FIRST_HELP.get(intent)
         if key:
-            dispatcher.utter_message(text=content.text(f"onboarding.first_help.{key}"))
+            dispatcher.utter_message(text=curriculum.text(f"onboarding.first_help.{key}"))
         dispatcher.utter_message(response="utter_intro")
         return [SlotSet("first_request", key)] if key in ("how_to_ask", "practice") else []

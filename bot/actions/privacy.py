@@ -21,8 +21,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.common import STORE_ERRORS
+from bot.coaching import curriculum
 from bot.progress import retention
 from bot.progress.store import Profile, _engine
 
@@ -48,17 +49,17 @@ class ActionDeleteMyData(Action):
             counts = retention.delete_person_progress(sender, common.store().engine)
         except STORE_ERRORS as error:
             logger.error("delete my data failed (%s): nothing deleted, the user was told", type(error).__name__)
-            dispatcher.utter_message(text=content.text("privacy.delete_failed"))
+            dispatcher.utter_message(text=curriculum.text("privacy.delete_failed"))
             return []
         logger.info("delete my data: progress rows and conversation of one person deleted")
         dispatcher.utter_message(
-            text=content.text(
+            text=curriculum.text(
                 "privacy.deleted",
                 messages=_plural(conversation.messages, "message", "messages"),
                 steps=_plural(counts.get("step_progress", 0), "step", "steps"),
                 answers=_plural(counts.get("reflections", 0), "answer", "answers"),
                 runs=_plural(counts.get("practice_runs", 0), "practice run", "practice runs"),
-                settings=content.text("privacy.settings_deleted" if counts.get("users") else "privacy.no_settings"),
+                settings=curriculum.text("privacy.settings_deleted" if counts.get("users") else "privacy.no_settings"),
             )
         )
         return [SlotSet(retention.ERASE_SLOT, True)]
@@ -67,14 +68,14 @@ class ActionDeleteMyData(Action):
 def export_text(
     profile: Optional[Profile], conversation: retention.PersonData, retention_days: int, consent: Optional[bool]
 ) -> str:
-    lines: List[str] = [content.text("privacy.export_header")]
+    lines: List[str] = [curriculum.text("privacy.export_header")]
     if profile is None or not profile.known:
         lines.append(
-            content.text("privacy.export_no_progress" if consent is not False else "privacy.export_no_consent")
+            curriculum.text("privacy.export_no_progress" if consent is not False else "privacy.export_no_consent")
         )
     else:
         lines.append(
-            content.text(
+            curriculum.text(
                 "privacy.export_settings",
                 consent="yes" if profile.consent else "no",
                 region=profile.region or "not given",
@@ -83,36 +84,36 @@ def export_text(
         done = [s for s in profile.steps.values() if s.completed_at]
         started = [s for s in profile.steps.values() if not s.completed_at]
         if done or started:
-            lines.append(content.text("privacy.export_steps"))
+            lines.append(curriculum.text("privacy.export_steps"))
             for state in sorted(done, key=lambda s: s.completed_at):
-                step = content.step_by_id(state.step_id)
+                step = curriculum.step_by_id(state.step_id)
                 lines.append(f"- {step.title if step else state.step_id}: done {common.short_date(state.completed_at)}")
             for state in sorted(started, key=lambda s: s.started_at):
-                step = content.step_by_id(state.step_id)
+                step = curriculum.step_by_id(state.step_id)
                 lines.append(
                     f"- {step.title if step else state.step_id}: started {common.short_date(state.started_at)}"
                 )
         if profile.answers:
-            lines.append(content.text("privacy.export_answers"))
+            lines.append(curriculum.text("privacy.export_answers"))
             for answer in profile.answers:
-                step = content.step_by_id(answer["step_id"])
+                step = curriculum.step_by_id(answer["step_id"])
                 title = step.title if step else answer["step_id"]
                 lines.append(f'- {title} ({common.short_date(answer["created_at"])}): "{answer["answer"]}"')
         if profile.practice_runs:
-            lines.append(content.text("privacy.export_runs"))
+            lines.append(curriculum.text("privacy.export_runs"))
             for run in profile.practice_runs:
                 lines.append(
                     f"- {common.short_date(run['created_at'])}: {run['persona']}, {run['outcome']}, {run['turns']} turns"
                 )
     if profile is not None and profile.resume_code:
-        lines.append(content.text("privacy.export_resume_code"))
+        lines.append(curriculum.text("privacy.export_resume_code"))
     if profile is not None and profile.flagged:
-        lines.append(content.text("privacy.export_flag"))
+        lines.append(curriculum.text("privacy.export_flag"))
     if profile is not None and profile.signs:
-        lines.append(content.text("privacy.export_signs", kinds=", ".join(sorted(set(profile.signs)))))
+        lines.append(curriculum.text("privacy.export_signs", kinds=", ".join(sorted(set(profile.signs)))))
     stored = consent is True or bool(profile is not None and profile.known and profile.consent)
     lines.append(
-        content.text(
+        curriculum.text(
             "privacy.export_conversation" if stored else "privacy.export_conversation_short",
             messages=_plural(conversation.messages, "message", "messages"),
             first=common.short_date(conversation.first_message) or "today",
@@ -120,7 +121,7 @@ def export_text(
             hours=retention.no_consent_hours(),
         )
     )
-    lines.append(content.text("privacy.export_footer"))
+    lines.append(curriculum.text("privacy.export_footer"))
     return "\n".join(lines)
 
 
@@ -134,7 +135,7 @@ class ActionExportMyData(Action):
             conversation = retention.conversation_counts(tracker.sender_id, _tracker_engine())
         except STORE_ERRORS as error:
             logger.error("export my data failed (%s): the user was told", type(error).__name__)
-            dispatcher.utter_message(text=content.text("privacy.export_failed"))
+            dispatcher.utter_message(text=curriculum.text("privacy.export_failed"))
             return []
         try:
             days = retention.retention_days()

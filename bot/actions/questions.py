@@ -1,7 +1,7 @@
 """Practical questions about therapy ("how much does it cost?", "is it confidential?").
 
-One retrieval intent, `practical`; the answer selector (bot/components/answer_selector.py) picks
-the answer `utter_practical/<key>` (domain.yml; sources in bot/content/README.md). This action
+One retrieval intent, `practical`; the answer selector (bot/nlu/answer_selector.py) picks
+the answer `utter_practical/<key>` (domain.yml; sources in bot/coaching/README.md). This action
 sends it and keeps the safety rules of shared/safety.md:
 
 - answers about inviting the partner (how to ask, what if they get angry, "why now") are coaching on
@@ -23,8 +23,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.coaching import budget_estimate
+from bot.coaching import curriculum
 from bot.content import practice
 
 RETRIEVAL_INTENT = "practical"
@@ -65,9 +66,9 @@ def practice_lines(key: str, flagged: bool) -> List[str]:
     if key == "cost":
         return budget_estimate(flagged)
     if key == "insurance":
-        return [p.insurance_notes, content.text("budget.contact", booking_link=p.booking_link, contact=p.contact)]
+        return [p.insurance_notes, curriculum.text("budget.contact", booking_link=p.booking_link, contact=p.contact)]
     if key in WITH_BOOKING:
-        return [content.text("budget.contact", booking_link=p.booking_link, contact=p.contact)]
+        return [curriculum.text("budget.contact", booking_link=p.booking_link, contact=p.contact)]
     return []
 
 
@@ -80,10 +81,10 @@ class ActionPractical(Action):
         responses: Dict[str, Any] = (domain or {}).get("responses") or {}
         if not key or (responses and f"utter_practical/{key}" not in responses):
             dispatcher.utter_message(
-                text=content.text("practical.not_sure"),
+                text=curriculum.text("practical.not_sure"),
                 buttons=[
-                    {"title": content.text("menu.button_next"), "payload": "/what_next"},
-                    {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                    {"title": curriculum.text("menu.button_next"), "payload": "/what_next"},
+                    {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
                 ],
             )
             return []
@@ -95,7 +96,7 @@ class ActionPractical(Action):
             return []
         if key in PARTNER_INVITATION and not tracker.get_slot("onboarded"):
             # The safety questions come before any coaching on asking the partner (shared/safety.md).
-            dispatcher.utter_message(text=content.text("practical.after_questions"))
+            dispatcher.utter_message(text=curriculum.text("practical.after_questions"))
             return [SlotSet("first_request", "how_to_ask")]
         dispatcher.utter_message(response=f"utter_practical/{key}")
         for line in practice_lines(key, flagged):

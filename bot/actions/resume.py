@@ -30,8 +30,9 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.common import STORE_ERRORS
+from bot.coaching import curriculum
 from bot.progress import retention
 from bot.progress.codes import code_hash, new_code, normalise
 
@@ -72,8 +73,8 @@ def issue_and_show(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     if not stored:
         return False
     dispatcher.utter_message(
-        text=content.text("resume.code", code=code),
-        buttons=[{"title": content.text("resume.button_forget"), "payload": "/forget_resume_code"}],
+        text=curriculum.text("resume.code", code=code),
+        buttons=[{"title": curriculum.text("resume.button_forget"), "payload": "/forget_resume_code"}],
     )
     return True
 
@@ -86,20 +87,20 @@ class ActionShowResumeCode(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if not needs_code(tracker):
-            dispatcher.utter_message(text=content.text("resume.account_channel"))
+            dispatcher.utter_message(text=curriculum.text("resume.account_channel"))
             return []
         if not common.consented(tracker):
             dispatcher.utter_message(
-                text=content.text("resume.no_consent", hours=retention.no_consent_hours()),
-                buttons=[{"title": content.text("resume.button_keep"), "payload": "/give_storage_consent"}],
+                text=curriculum.text("resume.no_consent", hours=retention.no_consent_hours()),
+                buttons=[{"title": curriculum.text("resume.button_keep"), "payload": "/give_storage_consent"}],
             )
             return []
         if not tracker.get_slot("onboarded"):
             # Progress is written at the end of the first questions; the code comes with it.
-            dispatcher.utter_message(text=content.text("resume.after_questions"))
+            dispatcher.utter_message(text=curriculum.text("resume.after_questions"))
             return []
         if not issue_and_show(dispatcher, tracker):
-            dispatcher.utter_message(text=content.text("resume.failed"))
+            dispatcher.utter_message(text=curriculum.text("resume.failed"))
         return []
 
 
@@ -112,9 +113,9 @@ class ActionForgetResumeCode(Action):
             forgot = common.store().forget_resume_code(tracker.sender_id)
         except STORE_ERRORS:
             logger.exception("progress store unavailable while forgetting a resume code")
-            dispatcher.utter_message(text=content.text("resume.failed"))
+            dispatcher.utter_message(text=curriculum.text("resume.failed"))
             return []
-        dispatcher.utter_message(text=content.text("resume.forgotten" if forgot else "resume.none_to_forget"))
+        dispatcher.utter_message(text=curriculum.text("resume.forgotten" if forgot else "resume.none_to_forget"))
         return []
 
 
@@ -131,7 +132,7 @@ class ActionResumeWithCode(Action):
         # In the first questions, a code that does not work leaves them where they were.
         again: List[EventType] = [FollowupAction(tracker.active_loop_name)] if tracker.active_loop_name else []
         if code is None:
-            dispatcher.utter_message(text=content.text("resume.not_a_code"))
+            dispatcher.utter_message(text=curriculum.text("resume.not_a_code"))
             return again
         store = common.store()
         try:
@@ -141,17 +142,17 @@ class ActionResumeWithCode(Action):
                 or store.failed_resume_attempts(since=hour_ago) >= max_failed_per_hour()
             ):
                 logger.warning("a resume code was not checked: too many wrong codes")
-                dispatcher.utter_message(text=content.text("resume.too_many"))
+                dispatcher.utter_message(text=curriculum.text("resume.too_many"))
                 return again
             previous = store.resume(tracker.sender_id, code_hash(code))
             if previous is None:
                 store.note_failed_resume_attempt(tracker.sender_id)
-                dispatcher.utter_message(text=content.text("resume.unknown"))
+                dispatcher.utter_message(text=curriculum.text("resume.unknown"))
                 return again
             profile = store.profile(tracker.sender_id)
         except STORE_ERRORS:
             logger.exception("progress store unavailable while resuming with a code")
-            dispatcher.utter_message(text=content.text("resume.failed"))
+            dispatcher.utter_message(text=curriculum.text("resume.failed"))
             return again
         if previous != tracker.sender_id:
             try:
@@ -161,11 +162,11 @@ class ActionResumeWithCode(Action):
         done = len(profile.done)
         steps = f"{done} step" if done == 1 else f"{done} steps"
         dispatcher.utter_message(
-            text=content.text("resume.welcome_back", steps=steps),
+            text=curriculum.text("resume.welcome_back", steps=steps),
             buttons=[
-                {"title": content.text("menu.button_next"), "payload": "/what_next"},
-                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
-                {"title": content.text("resume.button_progress"), "payload": "/ask_progress"},
+                {"title": curriculum.text("menu.button_next"), "payload": "/what_next"},
+                {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": curriculum.text("resume.button_progress"), "payload": "/ask_progress"},
             ],
         )
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]

@@ -23,8 +23,10 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.common import STORE_ERRORS
+from bot.coaching import curriculum
+from bot.coaching import menu as coaching_menu
 from bot.safety import answers
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def _safety(tracker: Tracker) -> Dict[str, Any]:
 
 
 def _support_button() -> List[Dict[str, str]]:
-    return [{"title": content.text("menu.button_support"), "payload": "/ask_individual_support"}]
+    return [{"title": curriculum.text("menu.button_support"), "payload": "/ask_individual_support"}]
 
 
 def _flag(sender_id: str, tier: Optional[str], source: str, reopenable: bool) -> None:
@@ -102,7 +104,7 @@ class ActionLogSafetyFlag(Action):
         _flag(tracker.sender_id, tier or "violence", source, reopenable)
         self._name(dispatcher, kinds, acknowledgement=already_replied)
         if not already_replied:
-            dispatcher.utter_message(text=content.text("safety.offer_support"), buttons=_support_button())
+            dispatcher.utter_message(text=curriculum.text("safety.offer_support"), buttons=_support_button())
         events += [
             SlotSet("violence_flag", True),
             SlotSet("safety_level", "replied"),
@@ -112,16 +114,16 @@ class ActionLogSafetyFlag(Action):
 
     @staticmethod
     def _name(dispatcher: CollectingDispatcher, kinds: List[str], acknowledgement: bool) -> None:
-        named = content.messages()["safety"]["named"]
+        named = curriculum.messages()["safety"]["named"]
         for kind in kinds:
             if kind in named:
-                dispatcher.utter_message(text=content.text(f"safety.named.{kind}"))
+                dispatcher.utter_message(text=curriculum.text(f"safety.named.{kind}"))
                 return
         if acknowledgement:
-            ack = content.messages()["safety"]["ack"]
+            ack = curriculum.messages()["safety"]["ack"]
             for kind in kinds:
                 if kind in ack:
-                    dispatcher.utter_message(text=content.text(f"safety.ack.{kind}"))
+                    dispatcher.utter_message(text=curriculum.text(f"safety.ack.{kind}"))
                     return
 
 
@@ -153,7 +155,7 @@ class ValidateSafetyCheckinForm(FormValidationAction):
         if asked_again:
             # A second non-answer: leave it open; the partner steps wait for it (action_checkin_outcome).
             return {"feels_safe_with_partner": "pending"}
-        dispatcher.utter_message(text=content.text("safety.checkin_unclear"))
+        dispatcher.utter_message(text=curriculum.text("safety.checkin_unclear"))
         return {"feels_safe_with_partner": None, "checkin_pending": True}
 
 
@@ -169,15 +171,15 @@ class ActionCheckinOutcome(Action):
         events: List[EventType] = [SlotSet("feels_safe_with_partner", None)]
         if answer == answers.YES:
             _note_signs(tracker.sender_id, kinds)
-            dispatcher.utter_message(text=content.text("safety.checkin_safe"))
+            dispatcher.utter_message(text=curriculum.text("safety.checkin_safe"))
             return events + [SlotSet("safety_level", "sign"), SlotSet("checkin_pending", False)]
         if answer in (answers.NO, answers.UNSURE):
             _note_signs(tracker.sender_id, kinds)
             key = "safety.checkin_not_safe" if answer == answers.NO else "safety.checkin_not_sure"
-            dispatcher.utter_message(text=content.text(key))
+            dispatcher.utter_message(text=curriculum.text(key))
             dispatcher.utter_message(response="utter_escalate_violence")
             _flag(tracker.sender_id, "violence", "check_in", reopenable=True)
-            dispatcher.utter_message(text=content.text("safety.offer_support"), buttons=_support_button())
+            dispatcher.utter_message(text=curriculum.text("safety.offer_support"), buttons=_support_button())
             return events + [
                 SlotSet("violence_flag", True),
                 SlotSet("safety_level", "replied"),
@@ -186,10 +188,10 @@ class ActionCheckinOutcome(Action):
         # Not answered twice: the steps with the partner wait for it.
         _note_signs(tracker.sender_id, kinds)
         dispatcher.utter_message(
-            text=content.text("safety.checkin_pending"),
+            text=curriculum.text("safety.checkin_pending"),
             buttons=_support_button()
             + [
-                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
             ],
         )
         return events + [SlotSet("safety_level", "sign"), SlotSet("checkin_pending", True)]
@@ -215,7 +217,7 @@ class ActionDeviceSafetyFollowup(Action):
             dispatcher.utter_message(response="utter_escalate_control")
             _note_signs(tracker.sender_id, kinds or ["general"])
             _flag(tracker.sender_id, "violence", "signs", reopenable=False)
-            dispatcher.utter_message(text=content.text("safety.offer_support"), buttons=_support_button())
+            dispatcher.utter_message(text=curriculum.text("safety.offer_support"), buttons=_support_button())
             return [SlotSet("violence_flag", True), SlotSet("safety_level", "replied")]
         dispatcher.utter_message(response="utter_check_in_named")
         return [FollowupAction("safety_checkin_form")]
@@ -229,9 +231,9 @@ class ActionRespondToDenial(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         if tracker.get_slot("denial_explained"):
-            dispatcher.utter_message(text=content.text("safety.denial_again"), buttons=_support_button())
+            dispatcher.utter_message(text=curriculum.text("safety.denial_again"), buttons=_support_button())
             return []
-        dispatcher.utter_message(text=content.text("safety.denial_first"))
+        dispatcher.utter_message(text=curriculum.text("safety.denial_first"))
         dispatcher.utter_message(response="utter_hotline_reminder")
         return [SlotSet("denial_explained", True)]
 
@@ -258,14 +260,14 @@ class ActionReconsiderFlag(Action):
         reopenable = _reopenable(tracker)
         if reopenable is None:
             if tracker.get_slot("checkin_pending"):
-                dispatcher.utter_message(text=content.text("safety.reconsider_not_flagged"))
+                dispatcher.utter_message(text=curriculum.text("safety.reconsider_not_flagged"))
                 return [SlotSet("checkin_pending", False)]
-            dispatcher.utter_message(text=content.text("safety.reconsider_not_flagged"))
+            dispatcher.utter_message(text=curriculum.text("safety.reconsider_not_flagged"))
             return []
         if not reopenable:
-            dispatcher.utter_message(text=content.text("safety.reconsider_locked"), buttons=_support_button())
+            dispatcher.utter_message(text=curriculum.text("safety.reconsider_locked"), buttons=_support_button())
             return []
-        dispatcher.utter_message(text=content.text("safety.reconsider_explain"))
+        dispatcher.utter_message(text=curriculum.text("safety.reconsider_explain"))
         return [SlotSet("reopen_harm", None), SlotSet("reopen_safe", None), FollowupAction("reopen_form")]
 
 
@@ -288,7 +290,7 @@ class ValidateReopenForm(FormValidationAction):
         read = answers.read_feels_safe if feels_safe else answers.read
         answer = read(common.latest_intent(tracker), value)
         if answer is None:
-            dispatcher.utter_message(text=content.text("safety.reopen_unclear"))
+            dispatcher.utter_message(text=curriculum.text("safety.reopen_unclear"))
         return {slot: answer}
 
     def validate_reopen_harm(self, value, dispatcher, tracker, domain):
@@ -313,14 +315,14 @@ class ActionReopenOutcome(Action):
                 reopened = common.store().unflag(tracker.sender_id)
             except STORE_ERRORS:
                 logger.error("progress store unavailable while reopening the partner steps")
-                dispatcher.utter_message(text=content.text("system.action_failed"))
+                dispatcher.utter_message(text=curriculum.text("system.action_failed"))
                 return events
             profile = common.load_profile(tracker)
             if profile is not None and profile.flagged and not reopened:
-                dispatcher.utter_message(text=content.text("safety.reconsider_locked"), buttons=_support_button())
+                dispatcher.utter_message(text=curriculum.text("safety.reconsider_locked"), buttons=_support_button())
                 return events
-            dispatcher.utter_message(text=content.text("safety.reopen_done"))
-            text, buttons = common.menu(
+            dispatcher.utter_message(text=curriculum.text("safety.reopen_done"))
+            text, buttons = coaching_menu.menu(
                 common.done_steps(tracker, profile), profile.in_progress if profile else [], False
             )
             dispatcher.utter_message(text=text, buttons=buttons)
@@ -329,5 +331,5 @@ class ActionReopenOutcome(Action):
                 SlotSet("safety_level", "sign"),
                 SlotSet("checkin_pending", False),
             ]
-        dispatcher.utter_message(text=content.text("safety.reopen_kept"), buttons=_support_button())
+        dispatcher.utter_message(text=curriculum.text("safety.reopen_kept"), buttons=_support_button())
         return events

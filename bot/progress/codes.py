@@ -1,7 +1,7 @@
 """Resume codes themselves: the word list, making one, reading one typed, hashing, redacting.
 
 Used by the actions (bot/actions/resume.py, the whole design is described there), by the NLU
-component that recognises a code typed alone (bot/components/resume_code.py) and by the tracker
+component that recognises a code typed alone (bot/nlu/resume_code.py) and by the tracker
 store, which never stores a code in clear (bot/stores.py).
 """
 

@@ -261,7 +261,7 @@ def _ordered(found: Dict[str, str], order: Sequence[str]) -> Dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def default_analyzer() -> InvitationAnalyzer:
-    from bot.nlp import pipeline
+    from bot.nlu import pipeline
 
     return InvitationAnalyzer(pipeline.load(), load_config(PATTERNS_FILE))
 

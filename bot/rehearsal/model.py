@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.nlp import ngrams
+from bot.nlu import ngrams
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def read_lines(path: Path = CORPUS) -> List[Dict[str, object]]:
 
 
 def _encode(texts: Sequence[str]) -> np.ndarray:
-    from bot.nlp.sentence_encoder import shared_encoder
+    from bot.nlu.sentence_encoder import shared_encoder
 
     return np.asarray(shared_encoder().encode(list(texts)), dtype=np.float64)
 

@@ -4,7 +4,7 @@ The user's lines are analysed by `bot.rehearsal.analyzer` (techniques that help,
 hurt); `partner_turn` is a pure function from the run so far and one analysed line to the partner's
 reply and, when the run is over, its outcome; `feedback` turns a finished run into what the coach
 says. Texts are data: practice_run.yml beside this file. The Rasa side (the `practice_form` and
-`action_practice_feedback`) is bot/actions/practice.py.
+`action_practice_feedback`) is bot/actions/rehearsal.py.
 """
 
 from __future__ import annotations

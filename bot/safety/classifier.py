@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.nlp import ngrams
+from bot.nlu import ngrams
 
 LABELS = ("none", "sign", "violence", "immediate", "child", "self_harm", "own")
 ESCALATION_LABELS = ("violence", "immediate", "child", "self_harm")

@@ -483,7 +483,7 @@ class _SpecIndex:
 
 
 class _LookupParser:
-    """`nlp(text)` for the project's pipeline (bot/nlp/pipeline.py: the tokenizer, then the lookup
+    """`nlp(text)` for the project's pipeline (bot/nlu/pipeline.py: the tokenizer, then the lookup
     lemmatizer), with the same tokens and lemmas, in half the time; and each token's (LEMMA, LOWER).
 
     spaCy's lookup lemmatizer sets each token's `lemma_` to `lemma_lookup.get(text, text)` (its
@@ -697,7 +697,7 @@ def load_config(path: Path = PATTERNS_FILE) -> Dict[str, Any]:
 
 @functools.lru_cache(maxsize=2)
 def default_detector(patterns_file: str = str(PATTERNS_FILE)) -> DangerDetector:
-    from bot.nlp import pipeline
+    from bot.nlu import pipeline
 
     return DangerDetector(pipeline.load(), load_config(Path(patterns_file)))
 

@@ -46,7 +46,6 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     ENTITIES,
-    FEATURE_TYPE_SENTENCE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -56,6 +55,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.sentence_features import sentence_vector
 from bot.safety import language, triage
 from bot.safety.classifier import LABELS, SafetyClassifier, corpus_label
 from bot.safety.detector import DANGER_INTENTS, DangerDetector, default_detector
@@ -169,13 +169,6 @@ def mark(
         message.set(ENTITIES, entities, add_to_output=True)
 
 
-def _dense_vector(message: Message) -> Optional[np.ndarray]:
-    for feature in message.features:
-        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and not feature.is_sparse():
-            return np.asarray(feature.features, dtype=np.float32).reshape(-1)
-    return None
-
-
 def corpus_files(config: Dict[Text, Any]) -> List[Path]:
     directory = REPO_ROOT / config["corpus_dir"]
     return [directory / f"{name}.jsonl" for name in config["corpus_parts"]]
@@ -255,7 +248,7 @@ class SafetyGate(GraphComponent):
         labels: List[str] = []
         weights: List[float] = []
         for example in training_data.intent_examples:
-            vector = _dense_vector(example)
+            vector = sentence_vector(example)
             if vector is None or not example.get(TEXT):
                 continue
             texts.append(example.get(TEXT))
@@ -294,7 +287,7 @@ class SafetyGate(GraphComponent):
         return self._resource
 
     def _encode_training(self, texts: List[str]) -> np.ndarray:
-        from bot.components.sentence_features import SentenceEmbeddingFeaturizer
+        from bot.nlu.sentence_features import SentenceEmbeddingFeaturizer
 
         featurizer = SentenceEmbeddingFeaturizer(SentenceEmbeddingFeaturizer.get_default_config(), "safety_corpus")
         return featurizer.encode_training_texts(texts)
@@ -358,7 +351,7 @@ class SafetyGate(GraphComponent):
 
     def _encode(self, texts: List[str]) -> np.ndarray:
         if self._encoder is None:
-            from bot.nlp.sentence_encoder import shared_encoder
+            from bot.nlu.sentence_encoder import shared_encoder
 
             self._encoder = shared_encoder()
         return self._encoder.encode(texts)
@@ -390,7 +383,7 @@ class SafetyGate(GraphComponent):
             intent = message.get(INTENT) or {}
             name = intent.get(INTENT_NAME_KEY)
             confidence = intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
-        probabilities = self.probabilities(text, _dense_vector(message))
+        probabilities = self.probabilities(text, sentence_vector(message))
         decision = triage.decide(result, probabilities, name, confidence, self._config)
         if (
             decision.outcome != triage.CONTINUE

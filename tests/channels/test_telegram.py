@@ -236,15 +236,19 @@ def test_the_message_store_keeps_ids_for_48_hours_then_only_a_count(tmp_path):
 
 def test_every_button_payload_fits_telegrams_callback_data_limit():
     """Telegram rejects a whole message when one button's callback_data is over 64 bytes."""
-    from bot.actions import common
+    from bot.coaching import menu as coaching_menu
 
     found = []
-    for path in [REPO_ROOT / "domain.yml", *sorted((REPO_ROOT / "bot" / "content").glob("*.yml"))]:
+    data_files = [
+        *sorted((REPO_ROOT / "bot" / "content").glob("*.yml")),
+        *sorted((REPO_ROOT / "bot" / "coaching").glob("*.yml")),
+    ]
+    for path in [REPO_ROOT / "domain.yml", *data_files]:
         found += _payloads(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-    with open(REPO_ROOT / "bot" / "content" / "steps.yml", encoding="utf-8") as f:
+    with open(REPO_ROOT / "bot" / "coaching" / "steps.yml", encoding="utf-8") as f:
         steps = yaml.safe_load(f)["steps"]
-    found += [common.start_payload(step["id"]) for step in steps]
-    found += [common.group_payload(step["group"]) for step in steps]
+    found += [coaching_menu.start_payload(step["id"]) for step in steps]
+    found += [coaching_menu.group_payload(step["group"]) for step in steps]
     assert len(found) > 20
     too_long = [p for p in found if len(p.replace("{{", "{").replace("}}", "}").encode()) > MAX_CALLBACK_DATA_BYTES]
     assert too_long == []

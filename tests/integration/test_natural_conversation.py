@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions import content
+from bot.coaching import curriculum
 from tests.safety_harness import ONBOARDING_NEGATIVE, conversation, say
 
 pytestmark = pytest.mark.integration
@@ -100,7 +100,7 @@ async def test_a_question_inside_a_step_is_answered_not_saved(agent):
     sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "budget"}'])
     replies = await say(agent, sender, "what happens in the first session?")
     assert "getting to know you both" in joined(replies)  # the practical answer
-    budget = next(step for step in content.steps() if step.id == "budget")
+    budget = next(step for step in curriculum.steps() if step.id == "budget")
     assert any(question in joined(replies) for question in budget.question)  # then the step's question again
     tracker = await agent.tracker_store.retrieve(sender)
     assert tracker.active_loop_name == "reflection_form" and not tracker.get_slot("reflection_answer")

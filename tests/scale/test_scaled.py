@@ -103,11 +103,11 @@ def sender() -> str:
 
 
 def _wordings() -> List[Tuple[str, str]]:
-    """Texts the bot words differently per sender (content.variant): compared as placeholders."""
-    from bot.actions import content
+    """Texts the bot words differently per sender (curriculum.variant): compared as placeholders."""
+    from bot.coaching import curriculum
 
     found = []
-    for step in content.steps():
+    for step in curriculum.steps():
         found += [(q, "<question>") for q in step.question] + [(a, "<acknowledgement>") for a in step.acknowledge]
     return sorted(found, key=lambda pair: -len(pair[0]))
 

@@ -33,7 +33,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.safety.gate import _dense_vector  # the message's sentence embedding, as the gate reads it
+from bot.nlu.sentence_features import sentence_vector  # the message's sentence embedding
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class ObjectionClauses(GraphComponent):
 
         vectors, labels = [], []
         for example in training_data.intent_examples:
-            vector = _dense_vector(example)
+            vector = sentence_vector(example)
             intent = example.get(INTENT) or ""
             text = example.get(TEXT) or ""
             if vector is None or not text or text.startswith("/") or len(text.split()) > 25:
@@ -140,7 +140,7 @@ class ObjectionClauses(GraphComponent):
         parts = clauses(text)
         if len(parts) < 2 or self.coef is None:
             return []
-        from bot.nlp.sentence_encoder import shared_encoder
+        from bot.nlu.sentence_encoder import shared_encoder
 
         # A clause after the first often has no subject ("..., and a waste of money"): it is also read
         # as reported speech, and the best reading counts.

@@ -12,7 +12,7 @@ padding mask, output projection, residual and LayerNorm, feed-forward with exact
 L2 normalisation. ONNX Runtime fuses these into its own attention, GELU and LayerNorm kernels.
 
 Nothing is downloaded: the graph is made from the installed model package once, by `make setup`
-(`python -m bot.nlp.onnx_graph`) or else by the first process that needs it, into
+(`python -m bot.nlu.onnx_graph`) or else by the first process that needs it, into
 build/sentence-encoder/ (not in git), under a name keyed by the weights file and this module's
 source, so a changed model or graph is rebuilt. The build runs in a child process: building holds
 the weights three times over (NumPy, the protobuf, its bytes), a 780 MB peak, while ONNX Runtime
@@ -228,7 +228,7 @@ def ensure_graph(model_directory: Path, cache_directory: Optional[Path] = None) 
     except OSError:  # a read-only checkout: build into a private temporary directory
         out = graph_file(model_directory, Path(tempfile.mkdtemp(prefix="sentence-encoder-")))
     completed = subprocess.run(
-        [sys.executable, "-m", "bot.nlp.onnx_graph", "--model", str(model_directory), "--out", str(out)],
+        [sys.executable, "-m", "bot.nlu.onnx_graph", "--model", str(model_directory), "--out", str(out)],
         capture_output=True,
         text=True,
     )
@@ -238,7 +238,7 @@ def ensure_graph(model_directory: Path, cache_directory: Optional[Path] = None) 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """`python -m bot.nlp.onnx_graph`: build the graph of the installed model unless it is there."""
+    """`python -m bot.nlu.onnx_graph`: build the graph of the installed model unless it is there."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -246,7 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, help="write the graph here (default: the cache file)")
     args = parser.parse_args(argv)
     if args.model is None:
-        from bot.nlp.model_package import model_directory
+        from bot.nlu.model_package import model_directory
 
         args.model = model_directory()
     if args.out is not None:

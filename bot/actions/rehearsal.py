@@ -13,8 +13,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import common, content
+from bot.actions import common
 from bot.actions.common import STORE_ERRORS
+from bot.coaching import curriculum
 from bot.rehearsal import analyzer as invitation
 from bot.rehearsal.partner import (
     DONE,
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 def step_title(step_id: str) -> Optional[str]:
-    step = content.step_by_id(step_id)
+    step = curriculum.step_by_id(step_id)
     return step.title if step else None
 
 
@@ -87,7 +88,7 @@ class ValidatePracticeForm(FormValidationAction):
             return {"practice_persona": DONE, "practice_line": DONE, "practice_state": None}
         persona = match_persona(text)
         if persona is None:
-            dispatcher.utter_message(text=content.text("practice.unclear_persona"))
+            dispatcher.utter_message(text=curriculum.text("practice.unclear_persona"))
             return {"practice_persona": None}
         return {"practice_persona": persona, "practice_state": new_run(persona, tracker.sender_id)}
 
@@ -101,7 +102,7 @@ class ValidatePracticeForm(FormValidationAction):
         if is_stop(text):
             return {"practice_line": DONE, "practice_state": dict(run, outcome=OUTCOME_STOPPED)}
         if not text or text.startswith("/"):
-            dispatcher.utter_message(text=content.text("practice.say_something"))
+            dispatcher.utter_message(text=curriculum.text("practice.say_something"))
             return {"practice_line": None}
         if is_hint(text):
             # The hint, then the form asks again: the partner's last line (action_ask_practice_line).
@@ -125,7 +126,7 @@ class ActionPracticeFeedback(Action):
         reset = [SlotSet("practice_state", None), SlotSet("practice_persona", None), SlotSet("practice_line", None)]
         run = _run(tracker)
         if run is None:
-            dispatcher.utter_message(text=content.text("practice.left_before_start"))
+            dispatcher.utter_message(text=curriculum.text("practice.left_before_start"))
             return reset
         if not run.get("outcome"):
             run = dict(run, outcome=OUTCOME_STOPPED)
@@ -147,12 +148,12 @@ class ActionPracticeFeedback(Action):
                 )
             except STORE_ERRORS:
                 logger.exception("progress store unavailable while saving a practice run")
-                dispatcher.utter_message(text=content.text("practice.not_saved"))
+                dispatcher.utter_message(text=curriculum.text("practice.not_saved"))
         dispatcher.utter_message(
-            text=content.text("practice.again"),
+            text=curriculum.text("practice.again"),
             buttons=[
-                {"title": content.text("practice.button_again"), "payload": "/start_practice"},
-                {"title": content.text("step.button_menu"), "payload": "/show_menu"},
+                {"title": curriculum.text("practice.button_again"), "payload": "/start_practice"},
+                {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
             ],
         )
         return reset

@@ -174,7 +174,7 @@ class PhraseEntityExtractor(GraphComponent, EntityExtractorMixin):
     # --- training -------------------------------------------------------------------------
 
     def train(self, training_data: TrainingData) -> Resource:
-        from bot.nlp.pipeline import load as load_spacy
+        from bot.nlu.pipeline import load as load_spacy
 
         nlp = load_spacy()
         votes: Dict[Phrase, Counter] = defaultdict(Counter)

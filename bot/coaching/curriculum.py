@@ -1,15 +1,19 @@
-"""Coaching content as data: steps (steps.yml) and the texts actions compose (messages.yml)."""
+"""The coaching curriculum as data: the steps (steps.yml), the step groups and their order, the
+answers to objections (objections.yml), and what comes next. The texts the actions compose
+(bot/content/messages.yml) are re-exported here, so a coaching action reads both from one place."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import yaml
 
-from bot.content.texts import CONTENT_DIR, messages, text, variant  # noqa: F401 (the actions read texts here)
+from bot.content.texts import messages, text, variant  # noqa: F401 (the actions read texts here)
 
+COACHING_DIR = Path(__file__).resolve().parent
 STATUS_AVAILABLE = "available"
 STATUS_SCREEN = "screen"
 STATUS_COMING_SOON = "coming_soon"
@@ -67,7 +71,7 @@ class Step:
 
 @functools.lru_cache(maxsize=1)
 def steps() -> List[Step]:
-    with open(CONTENT_DIR / "steps.yml", encoding="utf-8") as f:
+    with open(COACHING_DIR / "steps.yml", encoding="utf-8") as f:
         data = yaml.safe_load(f)
     result = []
     for raw in data["steps"]:
@@ -102,7 +106,7 @@ def group_steps(group: str) -> List[Step]:
 @functools.lru_cache(maxsize=1)
 def objections() -> Dict[str, Dict[str, Any]]:
     """Objection key -> {intent, source, steps, text} (objections.yml; the replies are domain responses)."""
-    with open(CONTENT_DIR / "objections.yml", encoding="utf-8") as f:
+    with open(COACHING_DIR / "objections.yml", encoding="utf-8") as f:
         return yaml.safe_load(f)["objections"]
 
 

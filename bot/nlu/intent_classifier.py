@@ -4,7 +4,7 @@ Why not DIET for intents: on our 40 intents and ~3,300 examples, DIET overfitted
 n-grams (5-fold macro F1 0.63, confidently wrong on short messages such as "good day" or
 "can you book a table for two"). The same split classified by a regularised logistic regression
 over [sentence embedding, tf-idf of the word and character n-gram counts] gave about 0.82
-(docs/nlu-evaluation.md has the figures). Entities: bot/components/entity_extractor.py.
+(docs/nlu-evaluation.md has the figures). Entities: bot/nlu/entity_extractor.py.
 
 Input: the features the pipeline already computed for `text`:
 - dense sentence features (SentenceEmbeddingFeaturizer, all-MiniLM-L6-v2), multiplied by

@@ -30,13 +30,13 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.forced_intent import force_intent
+from bot.nlu.forced_intent import force_intent
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     REPO_ROOT / "domain.yml",
     REPO_ROOT / "bot" / "content" / "messages.yml",
-    REPO_ROOT / "bot" / "content" / "steps.yml",
+    REPO_ROOT / "bot" / "coaching" / "steps.yml",
 ]
 # Buttons the actions build from a messages.yml text, with the payload they give it (bot/actions/).
 ACTION_BUTTONS = {

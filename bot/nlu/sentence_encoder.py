@@ -15,7 +15,7 @@ What runs: the `tokenizers` library (Rust, no PyTorch) for WordPiece, then the B
 (6 layers, 12 heads, hidden size 384, exact GELU), mean pooling over the real tokens and L2
 normalisation, as the model's sentence-transformers configuration says (modules.json:
 Transformer, Pooling(mean), Normalize), in ONNX Runtime on a graph built from the same weights
-(bot/nlp/onnx_graph.py): ~3 ms a chat message. tests/test_sentence_features.py checks it against
+(bot/nlu/onnx_graph.py): ~3 ms a chat message. tests/test_sentence_features.py checks it against
 a plain NumPy forward pass of the same weights (tests/reference_encoder.py), and
 `scripts/check_sentence_encoder.py` against sentence-transformers itself when PyTorch is available.
 """
@@ -32,7 +32,7 @@ from typing import Any, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from bot.nlp.model_package import PACKAGE, EncoderUnavailable, model_directory  # noqa: F401 (their home before)
+from bot.nlu.model_package import PACKAGE, EncoderUnavailable, model_directory  # noqa: F401 (their home before)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ MAX_TOKENS = 128  # longer messages are cut; a chat message rarely has more than
 
 
 def _onnx_session(directory: Path) -> Any:
-    """An ONNX Runtime session of the encoder (bot/nlp/onnx_graph.py), set up for chat messages.
+    """An ONNX Runtime session of the encoder (bot/nlu/onnx_graph.py), set up for chat messages.
 
     Measured on the 2-core machine (bench/nlu_speed.py): two intra-op threads 2.7-3.8 ms a message
     against 4.8 ms with one; threads that sleep rather than spin when idle cost nothing measurable
@@ -49,7 +49,7 @@ def _onnx_session(directory: Path) -> Any:
     """
     import onnxruntime
 
-    from bot.nlp.onnx_graph import ensure_graph
+    from bot.nlu.onnx_graph import ensure_graph
 
     options = onnxruntime.SessionOptions()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -128,7 +128,7 @@ def cosine(a: Iterable[float], b: Iterable[float]) -> float:
     return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
-if __name__ == "__main__":  # python -m bot.nlp.sentence_encoder "text" "other text"
+if __name__ == "__main__":  # python -m bot.nlu.sentence_encoder "text" "other text"
     import sys
 
     sentences: List[str] = sys.argv[1:] or [

@@ -4,7 +4,7 @@ No pretrained model can be downloaded on these machines, so the setup step build
 pipeline from `spacy` and `spacy-lookups-data` (both pinned) and saves it to disk. Rasa's
 `SpacyNLP` loads it by path (see config.yml) and the action server loads the same directory.
 
-Run `python -m bot.nlp.pipeline` to (re)build it. Bump PIPELINE_VERSION when the pipeline
+Run `python -m bot.nlu.pipeline` to (re)build it. Bump PIPELINE_VERSION when the pipeline
 changes: Rasa fingerprints a spaCy model by its path only.
 """
 

@@ -43,7 +43,7 @@ from rasa.shared.nlu.training_data import util
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.intent_classifier import SentenceIntentClassifier
+from bot.nlu.intent_classifier import SentenceIntentClassifier
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """A Rasa dense featurizer: one pretrained sentence embedding per message (all-MiniLM-L6-v2).
 
 It adds a sentence-level dense feature (384 floats) to the `text` attribute of every training
-example and every incoming message; the intent classifier (bot/components/intent_classifier.py)
-combines it with the sparse word and character n-gram features of the CountVectorsFeaturizers. See bot/nlp/sentence_encoder.py for where the model comes
-from and how it runs (ONNX Runtime, or NumPy; no PyTorch, nothing downloaded at run time).
+example and every incoming message; the intent classifier (bot/nlu/intent_classifier.py)
+combines it with the sparse word and character n-gram features of the CountVectorsFeaturizers. See bot/nlu/sentence_encoder.py for where the model comes
+from and how it runs (ONNX Runtime; no PyTorch, nothing downloaded at run time).
 
 Not trainable: the model is fixed, so Rasa caches its output between trainings; the cache key is
 the component's config, which holds the model's name and a version (`model_version`). Change the
@@ -38,7 +38,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.sentence_encoder import DIMENSION, MAX_TOKENS, PACKAGE, SentenceEncoder, shared_encoder
+from bot.nlu.sentence_encoder import DIMENSION, MAX_TOKENS, PACKAGE, SentenceEncoder, shared_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -177,3 +177,13 @@ def cached_vectors(
         f"Sentence embeddings: {len(texts) - len(missing)} of {len(texts)} texts from {path}, {len(missing)} encoded"
     )
     return np.stack([found[key] for key in keys])
+
+
+def sentence_vector(message: Message) -> Optional[np.ndarray]:
+    """The message's dense sentence feature (this featurizer's embedding), or None without one."""
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE
+
+    for feature in message.features:
+        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE and not feature.is_sparse():
+            return np.asarray(feature.features, dtype=np.float32).reshape(-1)
+    return None

@@ -18,7 +18,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.components.forced_intent import force_intent
+from bot.nlu.forced_intent import force_intent
 from bot.progress.codes import normalise
 
 INTENT_NAME = "enter_resume_code"
