@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.progress.codes import redact
-from bot.progress.retention import ERASE_SLOT, delete_conversation
+from bot.progress.retention import ERASE_OTHER_SLOT, ERASE_SLOT, delete_conversation
 from bot.progress.retention import tracker_url as tracker_db_url  # the tracker's URL, read where retention reads it
 from bot.rasa_ext.lock_store import AtomicRedisLockStore
 
@@ -79,11 +79,20 @@ class URLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: Any) -> None:
         """Save the turn's new events, or, after "delete my data" (the `erase_conversation` slot set
         in this turn by action_delete_my_data), delete the whole conversation instead: deleting it
-        from the action would not last, as Rasa saves the turn's tracker after the action."""
+        from the action would not last, as Rasa saves the turn's tracker after the action. After a
+        resume code (`erase_earlier_conversation`), the earlier conversation is deleted too."""
         if erase_requested(tracker):
             deleted = delete_conversation(tracker.sender_id, self.engine)
             logger.info("a conversation was erased on its user's request (%d events)", deleted)
             return
+        earlier = earlier_conversation_to_erase(tracker)
+        if earlier:
+            try:
+                deleted = delete_conversation(earlier, self.engine)
+                logger.info("an earlier conversation was erased after its progress moved (%d events)", deleted)
+            except SQLAlchemyError as error:  # the progress moved; retention deletes the old messages later
+                logger.error("an earlier conversation could not be erased after resuming (%s)", type(error).__name__)
+            tracker.update(SlotSet(ERASE_OTHER_SLOT, None))  # the earlier id is not kept
         redact_resume_codes(tracker)
         await super().save(tracker)
 
@@ -100,6 +109,16 @@ def redact_resume_codes(tracker: Any) -> None:
                     event.parse_data["text"] = cleaned
         if isinstance(event, UserUttered):
             break  # earlier turns were cleaned when they were saved
+
+
+def earlier_conversation_to_erase(tracker: Any) -> Optional[str]:
+    """The earlier conversation a resume code moved into this one, if set since the latest message."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return None
+        if isinstance(event, SlotSet) and event.key == ERASE_OTHER_SLOT and event.value:
+            return None if event.value == tracker.sender_id else str(event.value)
+    return None
 
 
 def erase_requested(tracker: Any) -> bool:

@@ -88,6 +88,35 @@ async def test_a_code_moves_the_progress_to_the_new_conversation(store, tracker_
     profile = store.profile("new")
     assert profile.done == ["budget"] and profile.answers[0]["answer"] == "about 100 a month"
     assert not store.profile("old").known and store.has_resume_code("new") and not store.has_resume_code("old")
+    # The earlier conversation's messages go too, deleted by the tracker store in Rasa's process.
+    assert slots[retention.ERASE_OTHER_SLOT] == "old"
+
+
+async def test_the_tracker_store_erases_the_earlier_conversation_and_forgets_its_id(tmp_path):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.stores import URLTrackerStore
+
+    store = URLTrackerStore(domain=Domain.from_path("domain.yml"), host=f"sqlite:///{tmp_path / 'tracker.db'}")
+    old = DialogueStateTracker.from_events("old", [UserUttered("hi, i want to come back later")])
+    await store.save(old)
+    other = DialogueStateTracker.from_events("other", [UserUttered("hello")])
+    await store.save(other)
+    new = DialogueStateTracker.from_events(
+        "new", [UserUttered("maple river stone lamp"), SlotSet(retention.ERASE_OTHER_SLOT, "old")]
+    )
+    await store.save(new)
+    assert retention.conversation_counts("old", store.engine).events == 0
+    assert retention.conversation_counts("other", store.engine).events > 0
+    saved = await store.retrieve("new")
+    assert saved.get_slot(retention.ERASE_OTHER_SLOT) is None  # the earlier id is not kept
+    # a later turn does not erase again, nor its own conversation
+    saved.update(UserUttered("menu"))
+    saved.update(SlotSet(retention.ERASE_OTHER_SLOT, "new"))
+    await store.save(saved)
+    assert retention.conversation_counts("new", store.engine).events > 0
 
 
 async def test_the_safety_flag_comes_along(store, tracker_factory, dispatcher, domain):

@@ -126,8 +126,6 @@ class ActionResumeWithCode(Action):
         return "action_resume_with_code"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from bot.actions.privacy import _tracker_engine
-
         code = normalise(tracker.latest_message.get("text") or "")
         # In the first questions, a code that does not work leaves them where they were.
         again: List[EventType] = [FollowupAction(tracker.active_loop_name)] if tracker.active_loop_name else []
@@ -154,11 +152,6 @@ class ActionResumeWithCode(Action):
             logger.exception("progress store unavailable while resuming with a code")
             dispatcher.utter_message(text=curriculum.text("resume.failed"))
             return again
-        if previous != tracker.sender_id:
-            try:
-                retention.delete_conversation(previous, _tracker_engine())
-            except Exception:  # the progress moved; the old messages go with retention
-                logger.exception("the earlier conversation's messages could not be deleted after resuming")
         done = len(profile.done)
         steps = f"{done} step" if done == 1 else f"{done} steps"
         dispatcher.utter_message(
@@ -170,5 +163,8 @@ class ActionResumeWithCode(Action):
             ],
         )
         events: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if previous != tracker.sender_id:
+            # The earlier conversation's messages are deleted by the tracker store (bot/stores.py).
+            events.append(SlotSet(retention.ERASE_OTHER_SLOT, previous))
         events += common.restored_slots(profile)
         return events

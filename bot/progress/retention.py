@@ -237,6 +237,10 @@ def run_retention(
 # the tracker store (bot/stores.py) then deletes the conversation's events instead of saving them,
 # after the turn, so Rasa cannot write the deleted conversation back.
 ERASE_SLOT = "erase_conversation"
+# A resume code brought someone's progress into this conversation (bot/actions/resume.py): the action
+# sets this slot to the earlier conversation's sender id, and the tracker store deletes that
+# conversation's events in the same save. Only the Rasa process writes Rasa's tables.
+ERASE_OTHER_SLOT = "erase_earlier_conversation"
 
 
 @dataclass
