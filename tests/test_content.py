@@ -245,3 +245,19 @@ def test_message_templates_have_their_placeholders():
         curriculum.text("step.saved", acknowledge="A.", title="B")
         == 'A. I\'ve saved your answer and marked "B" as done.'
     )
+
+
+def test_every_list_of_regions_is_the_hotline_files(domain):
+    """hotlines.yml is the one list of regions: the region buttons and the practice settings'
+    check follow it (a region added there without its button would never be chosen)."""
+    import re
+
+    from bot.content import practice
+
+    regions = list(hotlines.REGIONS)
+    assert regions == ["US", "UK", "CA", "AU", "IE"]
+    for name in ("utter_ask_region", "utter_choose_region"):
+        payloads = [b["payload"] for b in domain["responses"][name][0]["buttons"]]
+        assert [re.search(r'"region": "(\w+)"', p).group(1) for p in payloads] == regions + ["other"], name
+    assert list(practice.REGIONS) == regions + ["other"]
+    assert hotlines.region_name("UK") == "the United Kingdom"

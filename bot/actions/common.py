@@ -15,12 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.coaching import curriculum
 from bot.coaching.menu import menu
 from bot.progress.store import Profile, ProgressStore
+from bot.safety.hotlines import REGIONS
 
 logger = logging.getLogger(__name__)
 
 SKIP_SENTINEL = "__skipped__"
 STORE_ERRORS = (SQLAlchemyError, OSError)
-REGIONS = ("US", "UK", "CA", "AU", "IE")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _YES = {

@@ -16,7 +16,7 @@ from bot.actions import common
 from bot.actions.common import STORE_ERRORS, parse_region, parse_yes_no
 from bot.coaching import curriculum
 from bot.coaching import menu as coaching_menu
-from bot.safety import answers
+from bot.safety import answers, hotlines
 
 logger = logging.getLogger(__name__)
 
@@ -494,7 +494,7 @@ class ActionSetRegion(Action):
             dispatcher.utter_message(text=curriculum.text("onboarding.region_other"))
         else:
             dispatcher.utter_message(
-                text=curriculum.text("onboarding.region_set", region_name=curriculum.REGION_NAMES[region])
+                text=curriculum.text("onboarding.region_set", region_name=hotlines.region_name(region))
             )
         if common.consented(tracker):
             try:

@@ -38,15 +38,6 @@ PATH_ORDER = {
         "healing_stages",
     ),
 }
-REGION_NAMES = {
-    "US": "the United States",
-    "UK": "the United Kingdom",
-    "CA": "Canada",
-    "AU": "Australia",
-    "IE": "Ireland",
-}
-
-
 @dataclass(frozen=True)
 class Step:
     id: str

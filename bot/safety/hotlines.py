@@ -26,7 +26,6 @@ DOMAIN_FILE = HERE.parents[1] / "domain.yml"
 BEGIN = "  # BEGIN GENERATED escalation responses (python -m bot.safety.hotlines generate)\n"
 END = "  # END GENERATED escalation responses\n"
 STALE_AFTER_DAYS = 180
-REGIONS = ("US", "UK", "CA", "AU", "IE")
 
 
 def load(path: Path = HOTLINES_FILE) -> Dict[str, Any]:
@@ -46,6 +45,16 @@ def load(path: Path = HOTLINES_FILE) -> Dict[str, Any]:
         if not data.get("unknown_region", {}).get(key):
             raise ValueError(f"hotlines: unknown_region lacks {key}")
     return data
+
+
+# The regions the bot has numbers for, in the file's order: the one list of them (the region buttons
+# in domain.yml and the practice settings' check are tested against it).
+REGIONS = tuple(load()["regions"])
+
+
+def region_name(code: str) -> str:
+    """"the United States", "Canada"...: as a sentence names the region."""
+    return load()["regions"][code]["name"]
 
 
 def stale_entries(data: Dict[str, Any], today: Optional[dt.date] = None, days: int = STALE_AFTER_DAYS) -> List[str]:
