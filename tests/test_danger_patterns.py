@@ -253,3 +253,34 @@ def test_prefiltered_detection_is_the_single_matcher_detection(detector):
         if detector.detect(text) != expected:
             different.append(text)
     assert different == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how many paracetamol would it take to not wake up",
+        "i googled the lethal dose of my pills",
+        "I've been giving away my things to people I love",
+        "I wrote letters to my kids just in case",
+        "i have written my goodbyes",
+        "I have a plan and a date",
+        "I won't be around much longer",
+    ],
+)
+def test_warning_signs_of_suicide_get_the_crisis_line(detector, text):
+    assert detector.detect(text).tier == "self_harm"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how many sessions will it take",
+        "giving away my old clothes to charity",
+        "we have a plan and a date for our first session",
+        "I won't be around next week, work trip",
+        "my note to my husband about counselling, just in case he asks",
+        "I'm not going to be here for the session on Friday",
+    ],
+)
+def test_plans_dates_and_letters_about_therapy_are_not_warning_signs(detector, text):
+    assert not detector.detect(text).is_danger
