@@ -220,7 +220,12 @@ async def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", help="train, dev, test or a path to a JSON-lines file")
     parser.add_argument("--where", choices=["first_message", "mid_step", "both"], default="both")
-    parser.add_argument("--show", type=int, default=15, help="misses and false alarms to print per row")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=None,
+        help="misses and false alarms to print per row (default 15, and none for the test split: its units stay unseen)",
+    )
     parser.add_argument("--out", default=str(REPO_ROOT / "results" / "eval_real.json"))
     args = parser.parse_args(argv)
 
@@ -237,7 +242,8 @@ async def main(argv: Optional[Sequence[str]] = None) -> None:
     units = load_split(args.split)
     where = ["first_message", "mid_step"] if args.where == "both" else [args.where]
     results = await run(agent, units, where)
-    summary = report(results, args.show)
+    show = args.show if args.show is not None else (0 if args.split == "test" else 15)
+    summary = report(results, show)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     out.write_text(
