@@ -38,6 +38,8 @@ PATH_ORDER = {
         "healing_stages",
     ),
 }
+
+
 @dataclass(frozen=True)
 class Step:
     id: str

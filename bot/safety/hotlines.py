@@ -53,7 +53,7 @@ REGIONS = tuple(load()["regions"])
 
 
 def region_name(code: str) -> str:
-    """"the United States", "Canada"...: as a sentence names the region."""
+    """The region as a sentence names it: "the United States", "Canada"..."""
     return load()["regions"][code]["name"]
 
 
