@@ -11,15 +11,19 @@ timestamp (never disabled here). Additions:
     that Rasa 3.6 puts in each bot message (`utter_action`, set both for rule-driven responses
     and for `dispatcher.utter_message(response=...)` in custom actions);
   - before the onboarding screen (the safe-to-talk question, the screening items and
-    `utter_screen_intro`), once per conversation and server process. The actions ask these with
-    `text=`, so they are recognised by their exact text, read from bot/content/messages.yml,
-    the same file the actions read.
+    `utter_screen_intro`), once per conversation and server process, recognised by their
+    response names (`utter_ask_safe_to_talk`, `utter_ask_screen_*`).
 - **Buttons** become Block Kit buttons: all of them (Rasa drops every button beyond five, and our
   country question has six), with the payload as the button value.
 - **Malformed requests** (signed, but not the JSON or form payload Slack sends) get 400 instead of
   an exception; Slack's URL verification gets `{"challenge": ...}` as JSON.
 - **Direct messages only**: Rasa would also answer an @-mention in a channel, where other members
   read the disclosure and the reply.
+- **Retries answered once.** Slack sends an event again (`X-Slack-Retry-Num`) after 3 seconds
+  without an answer, after an error or a failed connection; Rasa drops the timeout retries
+  unseen (lost if the first delivery never reached it) and answers the others again. Here each
+  `event_id` is claimed once across processes (bot/channels/deliveries.py): a retry of an answered
+  event is acknowledged and dropped, a retry of an event never handled is handled.
 - Messages are posted without Rasa's `as_user` flag, which Slack documents as legacy (classic apps only).
 
 SLACK_API_URL points the outbound Web API calls at another server (tests only; a warning is logged).
@@ -42,7 +46,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels import texts
+from bot.channels import deliveries, texts
 from bot.rasa_ext.slack import DirectMessagesOnly, PostWithoutAsUser  # also refuses a Rasa it was not written for
 from bot.safety import hotlines
 
@@ -201,6 +205,21 @@ def _well_formed(request: Request) -> Optional[Dict[Text, Any]]:
     return {}
 
 
+def _event_id(request: Request) -> Optional[Text]:
+    """The Events API's id of this event (the same in every retry), if the request is an event."""
+    if request.headers.get("content-type") != "application/json":
+        return None
+    try:
+        event_id = json.loads(request.body).get("event_id")
+    except (ValueError, AttributeError):
+        return None
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def _retry_number(request: Request) -> Text:
+    return str(request.headers.get("X-Slack-Retry-Num") or "0")
+
+
 class SlackChannel(DirectMessagesOnly, SlackInput):
     """The project's Slack input channel (see module docstring); Rasa's Slack credentials."""
 
@@ -211,6 +230,9 @@ class SlackChannel(DirectMessagesOnly, SlackInput):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.noted = NotedConversations()
+        # Retries are recognised by event_id (below), so none is dropped unseen by its reason.
+        self.errors_ignore_retry = ()
+        self.deliveries = deliveries.from_environment()
         self.api_url = os.environ.get("SLACK_API_URL") or None
         if self.api_url:
             logger.warning("slack: the Web API is redirected to %s (SLACK_API_URL, for tests only)", self.api_url)
@@ -228,10 +250,29 @@ class SlackChannel(DirectMessagesOnly, SlackInput):
         sender_id: Optional[Text],
         metadata: Optional[Dict],
     ) -> Any:
-        """Rasa's handling (reply in a background task), except for events without a user."""
+        """Rasa's handling (reply in a background task), except for events without a user and
+        for an event delivered again (bot/channels/deliveries.py)."""
         if not sender_id:
             return response.text("")
-        return await super().process_message(request, on_new_message, text, sender_id, metadata)
+        event_id = _event_id(request)
+        if event_id is None:  # a button press (Slack does not redeliver those)
+            return await super().process_message(request, on_new_message, text, sender_id, metadata)
+        key = f"slack:{event_id}"
+        state = self.deliveries.claim(key)
+        if state == deliveries.DONE:
+            logger.info("slack: event delivered again (retry %s); already answered", _retry_number(request))
+            return response.text("", headers={"X-Slack-No-Retry": "1"})
+        if state == deliveries.IN_PROGRESS:
+            # Not 2xx: Slack tries again later, when it is answered or its process died.
+            return response.text("being answered", status=HTTPStatus.SERVICE_UNAVAILABLE)
+
+        async def answer_then_mark(message: UserMessage) -> Any:
+            try:
+                return await on_new_message(message)
+            finally:
+                self.deliveries.done(key)
+
+        return await super().process_message(request, answer_then_mark, text, sender_id, metadata)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         slack_webhook = super().blueprint(on_new_message)

@@ -14,6 +14,8 @@ TELEGRAM_SECRET_TOKEN are set (see docs/channels.md). Compared with Rasa's `Tele
   and says what it could not delete. It is answered here and never reaches the NLU or the
   tracker. To know what to delete, `MessageStore` keeps the ids and dates (never the text) of the
   user's and the bot's messages for 48 hours.
+- An update Telegram delivers again (its `update_id` seen before, by any process) is answered
+  once: bot/channels/deliveries.py.
 - Only private chats are served: in a group, other members would read a disclosure and the reply.
 - Malformed updates get 400 (not JSON) or 200 (JSON we cannot use, so Telegram does not redeliver
   it forever); an error while handling an update is logged without the message text.
@@ -51,7 +53,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.channels import texts
+from bot.channels import deliveries, texts
 from bot.channels.slack import is_escalation
 from bot.rasa_ext.version import check_rasa_version
 
@@ -299,6 +301,10 @@ class TelegramChannel(TelegramInput):
             logger.warning("telegram: the Bot API is redirected to %s (TELEGRAM_API_URL, for tests only)", api_url)
         self.server = TelegramAPIServer.from_base(api_url) if api_url else TELEGRAM_PRODUCTION
         self._out: Optional[TelegramMessenger] = None
+        # Retried updates are answered once, across processes (bot/channels/deliveries.py); the
+        # bot's own id (the public part of its token) keeps two bots on one Redis apart.
+        self.deliveries = deliveries.from_environment()
+        self.bot_id = access_token.split(":")[0]
 
     def get_output_channel(self) -> TelegramMessenger:
         """One output channel per process (no network call here, unlike Rasa's connector)."""
@@ -449,6 +455,16 @@ class TelegramChannel(TelegramInput):
                 return response.text("not JSON", status=400)
             if not isinstance(update, dict):
                 return response.text("not an update", status=400)
+            update_id = update.get("update_id")
+            key = f"telegram:{self.bot_id}:{update_id}" if isinstance(update_id, int) else None
+            if key is not None:
+                state = self.deliveries.claim(key)
+                if state == deliveries.DONE:
+                    logger.info("telegram: update %s was delivered again; already answered", update_id)
+                    return response.text("ok")
+                if state == deliveries.IN_PROGRESS:
+                    # Not 2xx: Telegram tries again later, when it is answered or its process died.
+                    return response.text("being answered", status=503)
             try:
                 await self.handle_update(update, on_new_message)
             except Exception as error:  # noqa: BLE001 - answer 200 so Telegram does not redeliver it forever
@@ -460,6 +476,8 @@ class TelegramChannel(TelegramInput):
                     Path(where.filename).name,
                     where.lineno,
                 )
+            if key is not None:
+                self.deliveries.done(key)
             return response.text("ok")
 
         return telegram_webhook

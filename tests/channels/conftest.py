@@ -205,7 +205,8 @@ def bot(tmp_path_factory):
 
 # --- Telegram updates in the Bot API's format ---------------------------------------------------
 
-_update_ids = itertools.count(1)
+# Telegram's update ids are large and only grow; the tests' own small ones (1, 2, ...) stay apart.
+_update_ids = itertools.count(700_000_001)
 
 
 def telegram_message(
@@ -270,9 +271,10 @@ def post_slack(
     timestamp: Optional[int] = None,
     signature: Optional[str] = None,
     signed: bool = True,
+    extra_headers: Optional[Dict[str, str]] = None,
 ) -> Tuple[int, bytes]:
     timestamp = int(time.time()) if timestamp is None else timestamp
-    headers = {"Content-Type": content_type}
+    headers = {"Content-Type": content_type, **(extra_headers or {})}
     if signed:
         headers["X-Slack-Request-Timestamp"] = str(timestamp)
         headers["X-Slack-Signature"] = signature or slack_signature(body, timestamp)

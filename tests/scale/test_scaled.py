@@ -23,6 +23,7 @@ from typing import Dict, List, Tuple
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.channels import conftest as channels
 from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT, free_port, wait_for
 from tests.safety_harness import ONBOARDING_NEGATIVE
 from tests.scale.conftest import require
@@ -46,6 +47,8 @@ class Scaled:
         self.actions_port, self.web_port = free_port(), free_port()
         self.pg_port, self.redis_port = free_port(), free_port()
         self.log = self.dir / "run_scaled.log"
+        # Telegram and Slack on, their outbound calls to a fake API (tests/channels/conftest.py).
+        self.fake = channels.FakeAPI()
         self.env = dict(
             os.environ,
             RASA_PORTS=" ".join(map(str, self.rasa_ports)),
@@ -55,6 +58,14 @@ class Scaled:
             SCALED_REDIS_PORT=str(self.redis_port),
             SCALED_DIR=str(self.dir),
             PYTHONPATH=str(REPO_ROOT),
+            TELEGRAM_TOKEN=channels.TELEGRAM_TOKEN,
+            TELEGRAM_WEBHOOK_URL=channels.TELEGRAM_WEBHOOK_URL,
+            TELEGRAM_SECRET_TOKEN=channels.TELEGRAM_SECRET,
+            TELEGRAM_API_URL=self.fake.url,
+            TELEGRAM_MESSAGE_DB=str(self.dir / "telegram_messages.db"),
+            SLACK_TOKEN=channels.SLACK_TOKEN,
+            SLACK_SIGNING_SECRET=channels.SLACK_SIGNING_SECRET,
+            SLACK_API_URL=self.fake.url + "/api/",
         )
         self.proc = None
 
@@ -78,8 +89,13 @@ class Scaled:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def channel(self, port: int) -> channels.Bot:
+        """One Rasa process, as the channel helpers post to it (post_telegram, post_slack)."""
+        return channels.Bot(port, self.fake, self.dir / "unused.db", self.dir / "telegram_messages.db", self.log)
+
     def stop(self) -> None:
         ctrl_c(self.proc, 120)
+        self.fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -340,6 +356,38 @@ def test_retention_on_postgresql_deletes_the_expired_and_keeps_live_users(scaled
     assert len(events(scaled, live)) == live_events and progress.profile(live).done == ["accountability"]
     # The live user's conversation goes on through the running processes.
     assert "Your progress" in texts(post(a, live, "show my progress"))
+
+
+def test_a_delivery_sent_again_to_the_other_process_is_answered_once(scaled):
+    """Telegram's and Slack's retries land on whichever process the load balancer picks: the claim
+    in Redis (bot/channels/deliveries.py) makes the other process acknowledge it unanswered."""
+    a, b = (scaled.channel(port) for port in scaled.rasa_ports)
+    chat_id = 7901
+    update = channels.telegram_message(chat_id, 1, "hi")
+    mark = scaled.fake.mark()
+    assert channels.post_telegram(a, update) == 200
+    assert channels.post_telegram(b, update) == 200
+    time.sleep(1)
+    sent = [c for c in scaled.fake.since(mark, "telegram", "sendMessage") if c["params"]["chat_id"] == str(chat_id)]
+    assert [c["params"]["text"] for c in sent].count(channels.question_text("consent_storage")) == 1
+    assert user_texts(events(scaled, str(chat_id))) == ["hi"]
+
+    user = "U0SCALED"
+    body = channels.slack_dm(user, "hi")
+    mark = scaled.fake.mark()
+    assert channels.post_slack(a, body)[0] == 200
+    scaled.fake.wait(
+        lambda: [
+            c for c in scaled.fake.since(mark, "slack", "chat.postMessage") if c["params"]["channel"] == f"D{user}"
+        ]
+    )
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_error"}
+    assert channels.post_slack(b, body, extra_headers=retry)[0] == 200
+    time.sleep(2)
+    assert user_texts(events(scaled, user)) == ["hi"]
+    consent = channels.question_text("consent_storage")
+    slack_texts = [c["params"]["text"] for c in scaled.fake.since(mark, "slack", "chat.postMessage")]
+    assert slack_texts.count(consent) == 1
 
 
 def test_when_one_process_stops_the_other_carries_on_with_the_conversation(scaled):
