@@ -22,7 +22,7 @@ from typing import Dict, List
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # bot/rasa_ext's speed changes, by name (RASA_EXT_SPEED=without:<name>); not imported, as bench/
 # measures the product from outside.
-SPEED_CHANGES = ("validate_responses_once", "keep_action_connections")
+SPEED_CHANGES = ("validate_responses_once", "keep_action_connections", "cache_every_rule_state")
 FIGURES = ("p50", "p95", "mean")
 
 

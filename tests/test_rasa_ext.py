@@ -179,6 +179,43 @@ async def test_action_calls_share_one_session_and_its_connections():
     assert not hasattr(EndpointConfig("http://127.0.0.1:2"), "_kept_session")
 
 
+def test_rasa_s_rule_cache_is_still_smaller_than_this_bot_s_rules():
+    """Rasa 3.6 parses rule keys behind a 1000-entry cache (RasaHQ/rasa#10703); this bot's trained
+    rules have more keys than that, so cache_every_rule_state is still needed. If Rasa's cache
+    grows, this fails and the change can go."""
+    import json
+
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    from bot.rasa_ext import rule_policy
+
+    current = RulePolicy.__dict__["_rule_key_to_state"].__func__
+    rasa_own = getattr(current, "_rasa_own", current)  # Rasa's function, as Rasa wraps it
+    assert getattr(rasa_own, "cache_parameters", lambda: {})() == {"maxsize": 1000, "typed": False}
+    rule_policy.cache_every_rule_state()
+    rule_policy.cache_every_rule_state()  # idempotent: one cache, not a cache of a cache
+    installed = RulePolicy.__dict__["_rule_key_to_state"].__func__
+    assert installed.cache_parameters()["maxsize"] == rule_policy.RULE_STATE_CACHE_SIZE
+    assert installed.__wrapped__ is rasa_own.__wrapped__
+    key = json.dumps([{"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}])
+    assert RulePolicy._rule_key_to_state(key) == json.loads(key)
+    assert RulePolicy._rule_key_to_state(key) is RulePolicy._rule_key_to_state(key)  # kept parsed
+
+
+def test_the_bench_measures_every_speed_change():
+    """bench/ does not import the product, so it names the speed changes itself: the same ones."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "bench" / "speed_changes.py").read_text())
+    (listed,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "SPEED_CHANGES"
+    ]
+    assert listed == rasa_ext.SPEED_CHANGES
+
+
 def test_the_wrappers_refuse_a_rasa_they_were_not_written_for():
     import pytest
 
