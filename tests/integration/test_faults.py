@@ -168,3 +168,22 @@ def test_progress_database_unavailable_the_answer_is_not_lost_silently(servers):
     assert "saved your answer" in texts(post(servers.rasa_port, sender, "I interrupt him and want to listen first."))
     log = servers.log.read_text(errors="replace")
     assert "trying once more" in log and "I interrupt him" not in log
+
+
+def test_an_answer_sent_again_after_the_action_server_was_down_is_saved(servers):
+    """The user is told to try again; trying again must then work: the step is still waiting for
+    the answer (the failed turn left the form as it was)."""
+    sender = "fault-again"
+    answer = "I get defensive and I want to listen first."
+    for text in ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}']:
+        post(servers.rasa_port, sender, text)
+    servers.stop("actions")
+    try:
+        assert CALM in texts(post(servers.rasa_port, sender, answer))
+    finally:
+        servers.start_actions()
+    reply = texts(post(servers.rasa_port, sender, answer))
+    assert "saved your answer" in reply, reply
+    with sqlite3.connect(servers.workdir / "progress.db") as db:
+        answers = db.execute("select count(*) from reflections where sender_id = ?", (sender,)).fetchone()[0]
+    assert answers == 1
