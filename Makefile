@@ -36,7 +36,7 @@ WEB_STAMP := bot/web/node_modules/.installed-$(shell sha1sum bot/web/package-loc
 export PYTHONHASHSEED ?= 0
 
 .PHONY: lint format help setup venv web web-deps spacy encoder-graph migrate practice-model train train-force run run-scaled actions shell validate test test-unit hotlines-verify \
-        test-core bench-check eval eval-objections eval-practice eval-safety eval-real bench bench-load retention hotlines hotlines-check clean
+        test-core bench-check eval eval-objections eval-practice eval-safety eval-real bench bench-load retention backup restore hotlines hotlines-check clean
 
 help:
 	@echo "make run        set everything up and start the bot: web page with the chat on :$(WEB_PORT),"
@@ -64,6 +64,7 @@ help:
 	@echo "                BENCH_ARGS=--markdown writes docs/benchmarks.md and its chart)"
 	@echo "make bench-check  the bench code end to end on a small scale (several minutes; not in make test)"
 	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
+	@echo "make backup     both databases to var/backups/<time> (BACKUP_DIR=...); make restore RESTORE_DIR=..."
 	@echo "make hotlines   regenerate the escalation responses from bot/safety/hotlines.yml"
 	@echo "make hotlines-check  list hotline entries not re-checked for 180 days"
 
@@ -202,6 +203,16 @@ bench: train
 # from cron (README, "Retention"). DRY_RUN=1 only counts.
 retention: setup
 	$(PY) -m bot.progress.retention retention $(if $(DRY_RUN),--dry-run,)
+
+# Both databases (tracker store, progress) to BACKUP_DIR, and back (docs/operating.md, "Backups");
+# restore with the servers stopped.
+BACKUP_DIR ?= var/backups/$(shell date -u +%Y%m%dT%H%M%SZ)
+backup: setup
+	$(PY) -m bot.progress.backup backup $(BACKUP_DIR)
+
+restore: setup
+	@test -n "$(RESTORE_DIR)" || { echo "usage: make restore RESTORE_DIR=var/backups/<time>" >&2; exit 2; }
+	$(PY) -m bot.progress.backup restore $(RESTORE_DIR)
 
 hotlines: venv
 	$(PY) -m bot.safety.hotlines generate
