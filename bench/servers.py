@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import yaml
 
@@ -53,6 +55,76 @@ def post(port: int, sender: str, text: str):
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+class Nginx:
+    """nginx in front of running servers, configured as scripts/run_scaled.sh configures it
+    (scripts/nginx_conf.py, deploy/nginx.conf), on a free HTTPS port with a self-signed
+    certificate; `cafile` verifies it. `socketio_hash` replaces the sticky socket.io balancing
+    (only to show what happens without it)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        rasa_ports: List[int],
+        web_port: int,
+        actions_port: int,
+        socketio_hash: Optional[str] = None,
+    ) -> None:
+        self.dir = workdir / "nginx"
+        self.https_port, self.actions_proxy_port = free_port(), free_port()
+        args = [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "nginx_conf.py"),
+            "--dir",
+            str(self.dir),
+            "--https-port",
+            str(self.https_port),
+            "--rasa-ports",
+            " ".join(map(str, rasa_ports)),
+            "--web-port",
+            str(web_port),
+            "--actions-port",
+            str(actions_port),
+            "--actions-proxy-port",
+            str(self.actions_proxy_port),
+        ]
+        if socketio_hash is not None:
+            args += ["--socketio-hash", socketio_hash]
+        made = subprocess.run(args, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+        if made.returncode != 0:
+            raise RuntimeError(f"nginx could not be set up: {made.stderr.strip()}")
+        self.command = shlex.split(made.stdout.strip().splitlines()[-1])
+        self.cafile = self.dir / "tls" / "cert.pem"
+        self.url = f"https://localhost:{self.https_port}"
+        self.proc: Optional[subprocess.Popen] = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command + ["-g", "daemon off;"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "stderr.log", "a"),
+        )
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nginx stopped: {(self.dir / 'error.log').read_text(errors='replace')[-500:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.https_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not listen within 20 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()  # nginx's fast shutdown
+            self.proc.wait(timeout=20)
+
+    def access_log(self) -> List[str]:
+        path = self.dir / "access.log"
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
 
 
 class Servers:

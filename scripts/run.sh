@@ -37,7 +37,7 @@ export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://localhost:${ACTIONS_POR
 model="bot/models/reluctant-partner-coach.tar.gz"
 # Each server's command line, in this one place (`make run` and every instance of `make run-scaled`).
 rasa_server=(.venv/bin/python -m bot.rasa_ext run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml
-  --port "${RASA_PORT:-5005}" --cors "*" "${api_args[@]}")
+  --port "${RASA_PORT:-5005}" --interface "${RASA_INTERFACE:-0.0.0.0}" --cors "*" "${api_args[@]}")
 action_server=(.venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}")
 web_page=(.venv/bin/python -m bot.web.server --port "${WEB_PORT:-8000}")
 
@@ -53,6 +53,8 @@ case "$mode" in
   rasa) write_credentials; exec "${rasa_server[@]}" ;;
 esac
 check_practice
+# Python 3.10's end of life: a warning unless the operating system still patches this interpreter.
+.venv/bin/python scripts/check_runtime.py
 # Rasa's tracker tables and the progress database's migrations, before the servers start
 # (`make run-scaled` applies them once, before all its instances).
 .venv/bin/python -m bot.stores migrate

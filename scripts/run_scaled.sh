@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Several instances on one machine, on loopback (`make run-scaled`; README, "Running several
-# instances"): a private PostgreSQL cluster (tracker store and progress database) and Redis (lock
-# store) under $SCALED_DIR, the migrations, one action server, two Rasa processes sharing those
-# stores, and the web page. Each server starts through scripts/run.sh, as `make run` does.
+# Several instances on one machine, as a practice would run them (`make run-scaled`; README,
+# "Running several instances"; docs/operating.md): nginx in front (one HTTPS port for the web page,
+# socket.io, REST and the webhooks; TLS with a certificate made here, self-signed, unless
+# TLS_CERT and TLS_KEY name real ones), a private PostgreSQL cluster (tracker store and progress
+# database) and Redis (lock store, delivery keys) under $SCALED_DIR, the migrations, one action
+# server behind nginx, two Rasa processes sharing those stores, and the web page; all but nginx's
+# public port on loopback only. Each server starts through scripts/run.sh, as `make run` does.
 # Ctrl-C stops everything, PostgreSQL and Redis included. One Rasa instance ending leaves the
 # others running (kill "$(cat var/scaled/run/rasa-5006.pid)" tries it).
 #
-# Environment: RASA_PORTS ("5005 5006": one Rasa process per port), ACTIONS_PORT (5055),
+# Environment: HTTPS_PORT (8443: the one public port), RASA_PORTS ("5005 5006": one Rasa process
+# per port), ACTIONS_PORT (5055), ACTIONS_PROXY_PORT (5054: nginx in front of the action server),
 # WEB_PORT (8000), SCALED_PG_PORT (55432), SCALED_REDIS_PORT (56379), SCALED_DIR (var/scaled),
-# PG_BIN (the newest /usr/lib/postgresql/*/bin).
+# PG_BIN (the newest /usr/lib/postgresql/*/bin), TLS_CERT and TLS_KEY (PEM files; both or none),
+# NGINX (the nginx binary), PUBLIC_HOST (localhost: the name browsers use), PUBLIC_LISTEN
+# (127.0.0.1: the address of the HTTPS port; 0.0.0.0 on a server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -18,6 +24,10 @@ die() { echo "error: $*" >&2; exit 1; }
 rasa_port=${RASA_PORT:-5005}
 read -r -a rasa_ports <<<"${RASA_PORTS:-$rasa_port $((rasa_port + 1))}"
 actions_port=${ACTIONS_PORT:-5055}
+actions_proxy_port=${ACTIONS_PROXY_PORT:-5054}
+https_port=${HTTPS_PORT:-8443}
+public_host=${PUBLIC_HOST:-localhost}
+public_listen=${PUBLIC_LISTEN:-127.0.0.1}
 web_port=${WEB_PORT:-8000}
 pg_port=${SCALED_PG_PORT:-55432}
 redis_port=${SCALED_REDIS_PORT:-56379}
@@ -33,6 +43,11 @@ if [ -z "${PG_BIN:-}" ]; then
 fi
 [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] || die "PostgreSQL is missing (Debian: apt-get install postgresql; or set PG_BIN)"
 command -v redis-server >/dev/null || die "redis-server is missing (Debian: apt-get install redis-server)"
+nginx=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+[ -x "$nginx" ] || die "nginx is missing (Debian: apt-get install nginx; or set NGINX)"
+if [ -n "${TLS_CERT:-}${TLS_KEY:-}" ]; then
+  [ -r "${TLS_CERT:-}" ] && [ -r "${TLS_KEY:-}" ] || die "TLS_CERT and TLS_KEY must both name readable PEM files"
+fi
 
 # initdb refuses root: as root, the cluster belongs to the postgres user.
 as_pg=()
@@ -58,7 +73,7 @@ stop() {
 trap stop EXIT
 trap 'exit 0' INT TERM
 
-ports=("${rasa_ports[@]}" "$actions_port" "$web_port" "$redis_port")
+ports=("${rasa_ports[@]}" "$actions_port" "$actions_proxy_port" "$https_port" "$web_port" "$redis_port")
 running_pg=
 if pg_ctl status >/dev/null 2>&1; then
   running_pg=1  # left over from a run that was killed: used, and stopped at the end
@@ -125,51 +140,97 @@ redis_pid=$!
 for _ in $(seq 100); do listening "$redis_port" && break; sleep 0.1; done
 listening "$redis_port" || die "Redis did not start"
 
+# nginx: its configuration from deploy/nginx.conf, a self-signed certificate for $public_host made
+# once (TLS_CERT and TLS_KEY for a real one), checked before anything listens.
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+tls_args=(--self-signed "$public_host")
+[ -z "${TLS_CERT:-}" ] || tls_args=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
+nginx_line=$(.venv/bin/python scripts/nginx_conf.py --dir "$dir/nginx" --https-port "$https_port" \
+  --rasa-ports "${rasa_ports[*]}" --web-port "$web_port" --actions-port "$actions_port" \
+  --actions-proxy-port "$actions_proxy_port" --listen "$public_listen" --nginx "$nginx" "${tls_args[@]}") \
+  || die "nginx could not be set up"
+read -r -a nginx_cmd <<<"$nginx_line"
+
 export RASA_TRACKER_DB_URL="postgresql+psycopg2://coach:$secret@127.0.0.1:$pg_port/tracker"
 export PROGRESS_DB_URL="postgresql+psycopg2://coach:$secret@127.0.0.1:$pg_port/progress"
 export RASA_LOCK_STORE_URL="redis://:$secret@127.0.0.1:$redis_port/0"
-export ACTIONS_PORT=$actions_port WEB_PORT=$web_port
-export ACTION_ENDPOINT_URL="http://127.0.0.1:$actions_port/webhook"
-export RASA_PUBLIC_URL=${RASA_PUBLIC_URL:-http://localhost:${rasa_ports[0]}}
+export ACTIONS_PORT=$actions_port WEB_PORT=$web_port RASA_INTERFACE=127.0.0.1
+# Rasa reaches the action server through nginx; browsers reach Rasa and the page through nginx.
+export ACTION_ENDPOINT_URL="http://127.0.0.1:$actions_proxy_port/webhook"
+public_url="https://$public_host:$https_port"
+export RASA_PUBLIC_URL=${RASA_PUBLIC_URL:-$public_url}
+.venv/bin/python scripts/check_runtime.py
 .venv/bin/python -m bot.stores migrate
 
-serve actions scripts/run.sh actions
-declare -A infra=(["$redis_pid"]=redis ["$!"]=actions) rasa_pids=()
-for port in "${rasa_ports[@]}"; do
-  serve "rasa-$port" env RASA_PORT="$port" scripts/run.sh rasa
-  rasa_pids[$!]=$port
-done
-serve web scripts/run.sh web
-infra[$!]=web
+serve nginx "${nginx_cmd[@]}" -g "daemon off;"
+declare -A infra=(["$redis_pid"]=redis ["$!"]=nginx) name_of=() started=() fast_fails=()
+# The action server, the Rasa processes and the web page, by name (started again by name below).
+start_named() {
+  case $1 in
+    actions) serve actions scripts/run.sh actions ;;
+    web) serve web scripts/run.sh web ;;
+    rasa-*) serve "$1" env RASA_PORT="${1#rasa-}" scripts/run.sh rasa ;;
+  esac
+  name_of[$!]=$1
+  started[$1]=$SECONDS
+}
+start_named actions
+for port in "${rasa_ports[@]}"; do start_named "rasa-$port"; done
+start_named web
 
 echo "PostgreSQL on 127.0.0.1:$pg_port (databases tracker, progress; user coach, password in $dir/secret)"
-echo "Redis on 127.0.0.1:$redis_port; logs of PostgreSQL: $pg/postgres.log"
-echo "actions: http://127.0.0.1:$actions_port/webhook ; the practice page: http://localhost:$web_port/ (talks to $RASA_PUBLIC_URL)"
+echo "Redis on 127.0.0.1:$redis_port; logs of PostgreSQL: $pg/postgres.log; of nginx: $dir/nginx/"
+echo "actions: http://127.0.0.1:$actions_port/webhook (Rasa calls it through nginx on :$actions_proxy_port)"
 for port in "${rasa_ports[@]}"; do
-  echo "starting Rasa on http://localhost:$port (REST: POST /webhooks/rest/webhook, socket.io)"
+  echo "starting Rasa on http://127.0.0.1:$port (behind nginx)"
 done
+echo "the practice page with the chat: $public_url/ ; REST: POST $public_url/webhooks/rest/webhook"
+[ -n "${TLS_CERT:-}" ] || echo "(a self-signed certificate: the browser warns once; curl needs --cacert $dir/nginx/tls/cert.pem)"
 echo "Ctrl-C stops all servers, PostgreSQL and Redis"
 
-# Until Ctrl-C: a stopped Rasa instance leaves the others running; a stopped action server,
-# web page or Redis, or the last Rasa instance stopping, stops everything.
+# Until Ctrl-C, as a service manager would: a process that crashes or is killed (a non-zero exit:
+# kill -9, out of memory) is started again, unless it failed within a minute of its start three
+# times in a row. One that stops cleanly (kill, SIGTERM) stays stopped: a Rasa instance leaves the
+# others running; the action server, the web page, nginx or Redis stopping, or the last Rasa
+# instance, stops everything.
 declare -A ready=()
+rasa_left() { local n=0 name; for name in "${name_of[@]}"; do [[ $name == rasa-* ]] && n=$((n + 1)); done; echo $n; }
 while :; do
   sleep 1 &
   wait $! || true
   for pid in "${!infra[@]}"; do
     kill -0 "$pid" 2>/dev/null || die "${infra[$pid]} stopped"
   done
-  for pid in "${!rasa_pids[@]}"; do
-    port=${rasa_pids[$pid]}
-    if ! kill -0 "$pid" 2>/dev/null; then
-      unset "rasa_pids[$pid]"
-      rm -f "$run/rasa-$port.pid"
-      echo "Rasa on :$port stopped; ${#rasa_pids[@]} instance(s) left"
-    elif [ -z "${ready[$port]:-}" ] && command -v curl >/dev/null && curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
-      ready[$port]=1
-      echo "Rasa on http://localhost:$port is ready"
+  for pid in "${!name_of[@]}"; do
+    name=${name_of[$pid]}
+    port=${name#rasa-}
+    if kill -0 "$pid" 2>/dev/null; then
+      if [[ $name == rasa-* ]] && [ -z "${ready[$port]:-}" ] && command -v curl >/dev/null \
+        && curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+        ready[$port]=1
+        echo "Rasa on http://127.0.0.1:$port is ready"
+      fi
+      continue
+    fi
+    status=0
+    wait "$pid" 2>/dev/null || status=$?
+    unset "name_of[$pid]"
+    rm -f "$run/$name.pid"
+    ready[$port]=
+    if [ "$status" -ne 0 ]; then
+      if [ $((SECONDS - started[$name])) -lt 60 ]; then fast_fails[$name]=$((${fast_fails[$name]:-0} + 1)); else fast_fails[$name]=0; fi
+      if [ "${fast_fails[$name]}" -lt 3 ]; then
+        echo "$name stopped (exit status $status); starting it again"
+        start_named "$name"
+        continue
+      fi
+      echo "$name failed three times within a minute of starting; not starting it again"
+    fi
+    if [[ $name == rasa-* ]]; then
+      echo "Rasa on :$port stopped; $(rasa_left) instance(s) left"
+    else
+      die "$name stopped"
     fi
   done
-  [ "${#rasa_pids[@]}" -gt 0 ] || die "no Rasa instance left"
+  [ "$(rasa_left)" -gt 0 ] || die "no Rasa instance left"
 done

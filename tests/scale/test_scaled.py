@@ -45,6 +45,7 @@ class Scaled:
         self.dir.chmod(0o755)
         self.rasa_ports = [free_port(), free_port()]
         self.actions_port, self.web_port = free_port(), free_port()
+        self.https_port, self.actions_proxy_port = free_port(), free_port()
         self.pg_port, self.redis_port = free_port(), free_port()
         self.log = self.dir / "run_scaled.log"
         # Telegram and Slack on, their outbound calls to a fake API (tests/channels/conftest.py).
@@ -54,6 +55,8 @@ class Scaled:
             RASA_PORTS=" ".join(map(str, self.rasa_ports)),
             ACTIONS_PORT=str(self.actions_port),
             WEB_PORT=str(self.web_port),
+            HTTPS_PORT=str(self.https_port),
+            ACTIONS_PROXY_PORT=str(self.actions_proxy_port),
             SCALED_PG_PORT=str(self.pg_port),
             SCALED_REDIS_PORT=str(self.redis_port),
             SCALED_DIR=str(self.dir),
@@ -71,7 +74,7 @@ class Scaled:
 
     def start(self) -> None:
         self.proc = start_script("scripts/run_scaled.sh", self.env, self.log)
-        wait_for(f"http://127.0.0.1:{self.actions_port}/health", self.proc, 240)
+        wait_for(f"http://127.0.0.1:{self.actions_proxy_port}/health", self.proc, 240)  # through nginx
         wait_for(f"http://127.0.0.1:{self.web_port}/health", self.proc, 60)
         for port in self.rasa_ports:
             wait_for(f"http://127.0.0.1:{port}/", self.proc, 420)
@@ -84,7 +87,10 @@ class Scaled:
         return f"postgresql+psycopg2://coach:{self.secret}@127.0.0.1:{self.pg_port}/{database}"
 
     def rasa_pid(self, port: int) -> int:
-        return int((self.dir / "run" / f"rasa-{port}.pid").read_text())
+        return self.pid(f"rasa-{port}")
+
+    def pid(self, name: str) -> int:
+        return int((self.dir / "run" / f"{name}.pid").read_text())
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -390,6 +396,77 @@ def test_a_delivery_sent_again_to_the_other_process_is_answered_once(scaled):
     assert slack_texts.count(consent) == 1
 
 
+def test_a_backup_of_both_postgresql_databases_restores_what_was_lost(scaled, tmp_path):
+    """make backup / make restore (bot/progress/backup.py) on the scaled setup's PostgreSQL: a
+    conversation and its saved answer come back, and the conversation goes on from them."""
+    import subprocess
+    import sys
+
+    from bot.progress.store import ProgressStore
+
+    who = sender()
+    for message in CONVERSATION[:-1]:
+        post(scaled.rasa_ports[0], who, message)
+    env = dict(os.environ, RASA_TRACKER_DB_URL=scaled.url("tracker"), PROGRESS_DB_URL=scaled.url("progress"))
+    run = [sys.executable, "-m", "bot.progress.backup"]
+    made = subprocess.run(run + ["backup", str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert scaled.secret not in made.stdout + made.stderr
+    events_before = len(events(scaled, who))
+    # Lost: the conversation and the progress (as a broken disk or a wrong command would).
+    for database, statement in (("tracker", "delete from events"), ("progress", "delete from reflections")):
+        engine = create_engine(scaled.url(database))
+        with engine.begin() as conn:
+            conn.execute(text(statement))
+        engine.dispose()
+    assert events(scaled, who) == []
+    done = subprocess.run(run + ["restore", str(tmp_path / "b")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(events(scaled, who)) == events_before
+    assert ProgressStore(scaled.url("progress")).profile(who).answers
+    assert "Your progress" in texts(post(scaled.rasa_ports[1], who, "show my progress"))
+
+
+def killed(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 30
+    while Path(f"/proc/{pid}").exists() and time.time() < deadline:
+        time.sleep(0.1)
+
+
+def test_a_killed_process_is_started_again_and_the_conversation_goes_on(scaled):
+    """kill -9 (a crash, the out-of-memory killer): run_scaled.sh starts the process again, as a
+    service manager would; meanwhile the other Rasa process and the calm failure reply carry on."""
+    a, b = scaled.rasa_ports
+    who = sender()
+    for message in ONBOARDING_NEGATIVE + INTO_STEP:
+        post(a, who, message)
+    old_actions = scaled.pid("actions")
+    killed(old_actions)
+    # The action server is down: the step's answer gets the calm reply, nothing is saved twice.
+    replies = post(a, who, ANSWER)
+    assert "something went wrong on my side" in texts(replies), texts(replies)
+    old_rasa = scaled.rasa_pid(b)
+    killed(old_rasa)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            if scaled.pid("actions") != old_actions and scaled.rasa_pid(b) != old_rasa:
+                wait_for(f"http://127.0.0.1:{scaled.actions_proxy_port}/health", scaled.proc, 120)
+                wait_for(f"http://127.0.0.1:{b}/", scaled.proc, 240)
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    output = scaled.output()
+    assert "actions stopped (exit status 137); starting it again" in output
+    assert f"rasa-{b} stopped (exit status 137); starting it again" in output
+    # Sent again, the answer is saved once, through the restarted process.
+    assert "saved your answer" in texts(post(b, who, ANSWER))
+    assert "[x] Hold yourself accountable" in texts(post(a, who, "show my progress"))
+    assert user_texts(events(scaled, who)).count(ANSWER) == 2  # the failed try and the one sent again
+
+
 def test_when_one_process_stops_the_other_carries_on_with_the_conversation(scaled):
     a, b = scaled.rasa_ports
     who = sender()
@@ -421,7 +498,8 @@ def test_ctrl_c_stops_everything_and_no_password_is_printed(scaled):
     assert output.rstrip().endswith("stopped")
     assert secret not in output and secret not in (scaled.dir / "pg" / "postgres.log").read_text()
     assert ANSWER not in output  # nothing typed reaches the log at the default level
-    for port in [*scaled.rasa_ports, scaled.actions_port, scaled.web_port, scaled.pg_port, scaled.redis_port]:
+    ports = [*scaled.rasa_ports, scaled.actions_port, scaled.web_port, scaled.pg_port, scaled.redis_port]
+    for port in ports + [scaled.https_port, scaled.actions_proxy_port]:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
     assert not list((scaled.dir / "run").glob("*.pid"))

@@ -23,7 +23,7 @@ import pytest
 from bench.servers import us_dv_number
 from tests.integration.conftest import IN_CI, MODEL, REPO_ROOT
 from tests.safety_harness import ONBOARDING_NEGATIVE
-from tests.servers import Servers
+from tests.servers import Nginx, Servers
 
 pytestmark = pytest.mark.integration
 
@@ -52,14 +52,37 @@ def servers(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("web")
     upgrade(f"sqlite:///{workdir / 'progress.db'}")
     s = Servers(workdir)
-    s.env["WEB_EXIT_URL"] = f"http://127.0.0.1:{s.web_port}/neutral.html"
-    s.start()
-    yield s
-    s.stop()
+    # The browser talks to nginx only, as on a practice's site (deploy/nginx.conf): the page, the
+    # widget's socket.io, over HTTPS with a self-signed certificate that the browser is told to trust.
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        _missing("nginx (apt-get install nginx)")
+    s.nginx = Nginx(workdir, [s.rasa_port], s.web_port, s.actions_port)
+    s.env["RASA_PUBLIC_URL"] = s.nginx.url
+    s.env["WEB_EXIT_URL"] = f"{s.nginx.url}/neutral.html"
+    s.nginx.start()
+    try:
+        s.start()
+        yield s
+        s.stop()
+    finally:
+        s.nginx.stop()
+
+
+def spki_hash(cert_file: Path) -> str:
+    """Chromium's pin for one certificate: base64 of the SHA-256 of its public key."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    der = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 @pytest.fixture
-def browser():
+def browser(servers):
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         _missing("Debian's chromium and chromium-driver")
     from selenium import webdriver
@@ -79,6 +102,8 @@ def browser():
         "--disable-sync",
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
+        # Trust nginx's self-signed certificate, and only it.
+        f"--ignore-certificate-errors-spki-list={spki_hash(servers.nginx.cafile)}",
         "--window-size=1280,900",
     ):
         options.add_argument(flag)
@@ -95,7 +120,7 @@ def browser():
 
 
 def page_url(servers) -> str:
-    return f"http://127.0.0.1:{servers.web_port}/"
+    return f"{servers.nginx.url}/"
 
 
 def wait_until(predicate, timeout: float = WAIT, message: str = "condition"):
@@ -208,7 +233,7 @@ def test_reload_keeps_the_conversation_in_the_tab_session_only(servers, browser)
 
 
 def test_quick_exit_button_is_first_in_keyboard_order_and_leaves_for_good(servers, browser):
-    neutral = f"http://127.0.0.1:{servers.web_port}/neutral.html"
+    neutral = f"{servers.nginx.url}/neutral.html"
     browser.get(neutral)  # a page before the chat, to see where Back goes
     open_chat(browser, servers)
     assert stored(browser)
@@ -384,6 +409,11 @@ def test_server_logs_carry_no_message_text(servers):
     whose output is in one log at the default level: none of it may appear there (issue 6)."""
     log = servers.log.read_text(encoding="utf-8", errors="replace")
     assert "Rasa server is up and running" in log and "Action endpoint is up and running" in log
+    # nginx's access log: paths, status and times only (no query string, no address).
+    access = "\n".join(servers.nginx.access_log())
+    assert "/socket.io/" in access and "sticky" not in access and "sid=" not in access
+    assert "127.0.0.1 -" not in access
+    log += access
     for typed in [
         "he hit me last night",
         "I want to listen more",

@@ -259,6 +259,22 @@
   var socket = null;
   var ready = false;
   var queue = [];
+  // A random key for this page, sent with every socket.io request: a load balancer keeps all
+  // requests of this connection on one Rasa process by it (deploy/nginx.conf), even when many
+  // users share one address. It says nothing about the user.
+  var awaiting = false;  // a message was sent and no reply has come yet
+  var OFFLINE = "You are offline. Trying to reconnect\u2026 Messages you send now will go when the chat is back.";
+  var MAYBE_LOST = "You are offline. Trying to reconnect\u2026 Your last message may not have reached me.";
+  var SEND_AGAIN = "The chat is back. If I don't answer your last message in a moment, please send it again.";
+  var stickyKey = (function () {
+    try {
+      var bytes = new Uint8Array(8);
+      window.crypto.getRandomValues(bytes);
+      return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    } catch (e) {
+      return Math.random().toString(16).slice(2);
+    }
+  })();
 
   function connect() {
     if (socket) { return; }
@@ -269,6 +285,7 @@
     setStatus("Connecting\u2026");
     socket = window.io(settings.serverUrl, {
       path: settings.socketPath,
+      query: { sticky: stickyKey },
       transports: ["websocket", "polling"],
       reconnection: true,
       reconnectionDelay: 1000,
@@ -290,7 +307,9 @@
       state.sessionId = id;
       saveState();
       ready = true;
-      setStatus("");
+      // The connection broke while a reply was awaited: that message may not have arrived.
+      setStatus(awaiting ? SEND_AGAIN : "");
+      awaiting = false;
       if (!state.greeted) {
         state.greeted = true;
         saveState();
@@ -299,17 +318,19 @@
       while (queue.length) { emitMessage(queue.shift()); }
     });
     socket.on("bot_uttered", function (data) {
+      awaiting = false;
+      if (ready) { setStatus(""); }
       showTyping(false);
       receive(data);
     });
     socket.on("disconnect", function () {
       ready = false;
       showTyping(false);
-      setStatus("You are offline. Trying to reconnect\u2026 Messages you send now will go when the chat is back.");
+      setStatus(awaiting ? MAYBE_LOST : OFFLINE);
     });
     socket.on("connect_error", function () {
       ready = false;
-      setStatus("You are offline. Trying to reconnect\u2026 Messages you send now will go when the chat is back.");
+      setStatus(awaiting ? MAYBE_LOST : OFFLINE);
     });
   }
 
@@ -317,6 +338,7 @@
     if (!text) { return; }
     if (!ready || !socket) { queue.push(text); return; }
     socket.emit("user_uttered", { message: text, session_id: state.sessionId });
+    awaiting = true;
     showTyping(true);
   }
 
