@@ -146,3 +146,32 @@ def test_two_processes_tickets_never_collide_and_the_lock_excludes(redis_url):
     for t in threads:
         t.join()
     assert most[0] == 1 and a.get_lock("same-user") is None
+
+
+def test_a_tracker_load_or_save_waits_for_a_restarting_database(tmp_path, monkeypatch, caplog):
+    """Rasa falls back to an empty in-memory tracker when its store fails; the store tries again
+    for a few seconds first (a PostgreSQL restart), so the conversation is kept."""
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(stores, "STORE_RETRY_PAUSES", (0.0, 0.0, 0.0))
+    store = stores.URLTrackerStore(Domain.empty(), host=f"sqlite:///{tmp_path / 'tracker.db'}")
+    tracker = DialogueStateTracker.from_events("restart", [UserUttered("hello")])
+    asyncio.run(store.save(tracker))
+    failures = {"left": 2}
+    original = stores.SQLTrackerStore._retrieve
+
+    async def flaky(self, *args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("select", {}, Exception("the database system is starting up"))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(stores.SQLTrackerStore, "_retrieve", flaky)
+    with caplog.at_level(logging.WARNING):
+        loaded = asyncio.run(store.retrieve("restart"))
+    assert [e.text for e in loaded.events if isinstance(e, UserUttered)] == ["hello"]
+    assert caplog.text.count("trying again") == 2 and "starting up" not in caplog.text
+    # Down for longer than the pauses: the error goes on to Rasa.
+    failures["left"] = 10
+    with pytest.raises(OperationalError):
+        asyncio.run(store.retrieve("restart"))
