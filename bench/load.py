@@ -129,6 +129,10 @@ class Texts:
         self.done = curriculum.text("menu.status_done")
         self.goodbye = _domain_texts("utter_goodbye")
         self.hotline = us_dv_number()
+        # What the user is told when a message must be sent again: by nginx (no Rasa process could
+        # take it) and by Rasa (a custom action failed).
+        self.not_delivered = curriculum.text("system.not_delivered")
+        self.action_failed = curriculum.text("system.action_failed")
         # Replies that name a failure on the server side: shown by name in the error details.
         self.known_failures = {"save failed": _fixed_words("step.save_failed", after=True)}
         if "action_failed" in curriculum.messages().get(
@@ -174,6 +178,9 @@ class User:
     answers: List[str]
     samples: List[Sample] = field(default_factory=list)
     failure: Optional[Failure] = None
+    # Messages sent again because the bot said it could not take them (--resend): by what it said.
+    resends: Dict[str, int] = field(default_factory=dict)
+    answered: int = 0  # messages that got Rasa's answer (HTTP 200): each must be in the tracker once
     finished: bool = False
     # What the bot confirmed, so what must be in the progress database.
     consent: bool = False
@@ -190,20 +197,47 @@ def payloads(replies: List[Dict[str, Any]]) -> List[str]:
     return [b.get("payload", "") for r in replies for b in r.get("buttons") or []]
 
 
+# Seconds a user waits before sending a message again, each time a little longer (about a minute
+# in all, as a patient person would).
+RESEND_PAUSES = (2.0, 4.0, 8.0, 15.0, 30.0)
+
+
 class Conversation:
     def __init__(
-        self, user: User, http: aiohttp.ClientSession, targets: List[str], texts: Texts, timeout: float, think: float
+        self,
+        user: User,
+        http: aiohttp.ClientSession,
+        targets: List[str],
+        texts: Texts,
+        timeout: float,
+        think: Tuple[float, float],
+        resend: bool = False,
     ) -> None:
         self.user, self.http, self.targets, self.t = user, http, targets, texts
-        self.timeout, self.think = aiohttp.ClientTimeout(total=timeout), think
+        self.timeout, self.think, self.resend = aiohttp.ClientTimeout(total=timeout), think, resend
+        self.rng = random.Random(user.sender)
         self.sent = 0
 
     async def say(self, turn: str, text: str) -> List[Dict[str, Any]]:
-        # A user's messages go round-robin over the Rasa processes (each user starts on another one).
+        """One message and its replies. With `resend`, a user told the message did not get through
+        ("send it again", "try again in a moment") sends it again after a pause, as a person would."""
+        if self.sent and self.think[1] > 0:
+            await asyncio.sleep(self.rng.uniform(*self.think))
+        for pause in RESEND_PAUSES + (None,):
+            told = await self._say_once(turn, text)
+            if isinstance(told, list):
+                return told
+            self.user.resends[told] = self.user.resends.get(told, 0) + 1
+            if pause is None:
+                break
+            await asyncio.sleep(pause)
+        raise Failure("http", turn, f"still not taken after {len(RESEND_PAUSES)} tries in {sum(RESEND_PAUSES):.0f} s")
+
+    async def _say_once(self, turn: str, text: str) -> Any:
+        """The replies, or (with `resend`) what the user was told when the message must be sent again."""
+        # A user's messages go round-robin over the targets (each user starts on another one).
         url = self.targets[(self.user.number + self.sent) % len(self.targets)] + WEBHOOK
         self.sent += 1
-        if self.think and self.sent > 1:
-            await asyncio.sleep(self.think)
         started = time.perf_counter()
         try:
             async with self.http.post(
@@ -213,7 +247,10 @@ class Conversation:
                 elapsed = time.perf_counter() - started
                 if response.status != 200:
                     self.user.samples.append(Sample(turn, elapsed, False))
+                    if self.resend and response.status == 503 and self.t.not_delivered in body:
+                        return "not delivered (nginx)"
                     raise Failure("http", turn, f"HTTP {response.status}: {body[:200]}")
+                self.user.answered += 1
         except asyncio.TimeoutError:
             self.user.samples.append(Sample(turn, time.perf_counter() - started, False))
             raise Failure("timeout", turn, f"no reply within {self.timeout.total:.0f} s") from None
@@ -227,6 +264,8 @@ class Conversation:
             raise Failure("http", turn, f"not JSON: {body[:200]}") from None
         if not replies:
             raise Failure("empty", turn, "no reply")
+        if self.resend and self.t.action_failed in joined(replies):
+            return "try again (Rasa: a custom action failed)"
         if self.t.hotline in joined(replies):
             self.fail(turn, "the reply escalated (hotline shown)", replies)
         return replies
@@ -309,27 +348,67 @@ async def run_user(
     texts: Texts,
     delay: float,
     timeout: float,
-    think: float,
+    think: Tuple[float, float],
+    resend: bool = False,
 ) -> None:
     await asyncio.sleep(delay)
     try:
-        await Conversation(user, http, targets, texts, timeout, think).run()
+        await Conversation(user, http, targets, texts, timeout, think, resend).run()
     except Failure as failure:
         user.failure = failure
     except Exception as error:  # a bug here must show, not hang the run
         user.failure = Failure("client", "?", f"{type(error).__name__}: {error}")
 
 
-async def drive(users: List[User], targets: List[str], ramp: float, timeout: float, think: float) -> float:
+async def drive(
+    users: List[User],
+    targets: List[str],
+    ramp: float,
+    timeout: float,
+    think: Tuple[float, float],
+    cafile: Optional[Path] = None,
+    resend: bool = False,
+    faults: Optional[List[Tuple[str, float]]] = None,
+    servers: Any = None,
+) -> Tuple[float, List[Dict[str, Any]]]:
+    """Run the users; the faults (kind, seconds after the start) are made to happen meanwhile."""
+    import ssl
+
     texts = Texts()
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
+    connector = aiohttp.TCPConnector(limit=0, force_close=False, ssl=context if context else None)
+    done: List[Dict[str, Any]] = []
     async with aiohttp.ClientSession(connector=connector) as http:
         started = time.perf_counter()
         step = ramp / max(len(users) - 1, 1)
+        injector = asyncio.ensure_future(inject(faults or [], servers, started, done))
         await asyncio.gather(
-            *(run_user(u, http, targets, texts, i * step, timeout, think) for i, u in enumerate(users))
+            *(run_user(u, http, targets, texts, i * step, timeout, think, resend) for i, u in enumerate(users))
         )
-        return time.perf_counter() - started
+        if not injector.done():
+            injector.cancel()
+        return time.perf_counter() - started, done
+
+
+FAULTS = ("kill-rasa", "kill-actions", "restart-postgres")
+
+
+async def inject(faults: List[Tuple[str, float]], servers: Any, started: float, done: List[Dict[str, Any]]) -> None:
+    """kill -9 a Rasa process (the second one) or the action server, or restart PostgreSQL (fast
+    shutdown, then start), at the given seconds into the run; scripts/run_scaled.sh starts a killed
+    process again, as a service manager would."""
+    for kind, at in sorted(faults, key=lambda f: f[1]):
+        await asyncio.sleep(max(0.0, started + at - time.perf_counter()))
+        when = round(time.perf_counter() - started, 1)
+        if kind == "restart-postgres":
+            seconds = await asyncio.get_running_loop().run_in_executor(None, servers.restart_postgres)
+            done.append({"fault": kind, "at_seconds": when, "took_seconds": round(seconds, 1)})
+        else:
+            name = f"rasa-{servers.rasa_ports[-1]}" if kind == "kill-rasa" else "actions"
+            pid = servers.pid(name)
+            os.kill(pid, 9)
+            done.append({"fault": kind, "at_seconds": when, "process": name})
+        print(f"fault at {when} s: {done[-1]}", flush=True)
 
 
 def make_users(n: int, seed: Optional[int]) -> List[User]:
@@ -402,6 +481,37 @@ def check_rows(url: str, users: List[User]) -> Dict[str, Any]:
     }
 
 
+def handled_twice(url: Optional[str], users: List[User]) -> Optional[Dict[str, Any]]:
+    """Each user's messages in the tracker against the ones Rasa answered (HTTP 200). More in the
+    tracker: a message was handled but its answer never reached the user (the process died before it
+    answered, or nginx gave up), and the user, told to send it again, had it handled twice. Fewer:
+    an answered message was not recorded (lost). None without a tracker to read."""
+    if not url:
+        return None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    twice: List[Dict[str, Any]] = []
+    lost: List[Dict[str, Any]] = []
+    try:
+        with engine.connect() as conn:
+            for user in users:
+                recorded = conn.execute(
+                    text("select count(*) from events where sender_id = :s and type_name = 'user'"), {"s": user.sender}
+                ).scalar()
+                if recorded > user.answered:
+                    twice.append({"user": user.number, "recorded": recorded, "answered": user.answered})
+                elif recorded < user.answered:
+                    lost.append({"user": user.number, "recorded": recorded, "answered": user.answered})
+    finally:
+        engine.dispose()
+    return {
+        "messages": sum(t["recorded"] - t["answered"] for t in twice),
+        "answered_not_recorded": sum(t["answered"] - t["recorded"] for t in lost),
+        "details": (twice + lost)[:20],
+    }
+
+
 def progress_rows(url: Optional[str], users: List[User]) -> Dict[str, Any]:
     if not url:
         return {"error": "not checked: no --progress-db-url or PROGRESS_DB_URL"}
@@ -443,18 +553,24 @@ class ScaledServers:
     name = "scaled"
     title = "Two Rasa processes"
     description = (
-        "two Rasa processes sharing PostgreSQL (tracker store, progress database) and Redis (lock "
-        "store), one action server (scripts/run_scaled.sh); each user's messages alternate between them"
+        "nginx (HTTPS) in front of two Rasa processes sharing PostgreSQL (tracker store, progress "
+        "database) and Redis (lock store), one action server (scripts/run_scaled.sh); nginx spreads "
+        "the messages over the processes"
     )
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, processes: int = 2) -> None:
         from bench.servers import free_port
 
         if not SCALED_SCRIPT.exists():
             raise SystemExit(f"{SCALED_SCRIPT.relative_to(REPO_ROOT)} is not there: the scaled setup cannot be started")
-        rasa = [free_port(), free_port()]
+        rasa = [free_port() for _ in range(processes)]
+        if processes != 2:
+            self.title = f"{processes} Rasa process{'es' if processes > 1 else ''} (scaled setup)"
+            self.description = self.description.replace("two Rasa processes", f"{processes} Rasa process(es)")
         ports = {
             "ACTIONS_PORT": free_port(),
+            "ACTIONS_PROXY_PORT": free_port(),
+            "HTTPS_PORT": free_port(),
             "WEB_PORT": free_port(),
             "SCALED_PG_PORT": free_port(),
             "SCALED_REDIS_PORT": free_port(),
@@ -464,17 +580,43 @@ class ScaledServers:
             os.environ,
             RASA_PORTS=" ".join(map(str, rasa)),
             SCALED_DIR=str(self.dir),
-            RASA_PUBLIC_URL=f"http://127.0.0.1:{rasa[0]}",
             **{k: str(v) for k, v in ports.items()},
         )
-        self.urls = [f"http://127.0.0.1:{port}" for port in rasa]
+        self.rasa_ports = rasa
+        # Users reach the bot through nginx, as on a practice's site.
+        self.urls = [f"https://localhost:{ports['HTTPS_PORT']}"]
+        self.cafile = self.dir / "nginx" / "tls" / "cert.pem"
         self.health = [
-            f"http://127.0.0.1:{ports['ACTIONS_PORT']}/health",
+            f"http://127.0.0.1:{ports['ACTIONS_PROXY_PORT']}/health",
             f"http://127.0.0.1:{ports['WEB_PORT']}/health",
-        ] + [u + "/" for u in self.urls]
+        ] + [f"http://127.0.0.1:{port}/" for port in rasa]
         self.pg_port = ports["SCALED_PG_PORT"]
         self.log = workdir / "servers.log"
         self.proc: Optional[subprocess.Popen] = None
+
+    def pid(self, name: str) -> int:
+        """A server's process id as scripts/run_scaled.sh writes it (rasa-<port>, actions, web)."""
+        return int((self.dir / "run" / f"{name}.pid").read_text())
+
+    def restart_postgres(self) -> float:
+        """PostgreSQL stopped (fast: open connections cut) and started again; the seconds it took."""
+        import glob
+
+        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))[-1]
+        as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        started = time.perf_counter()
+        subprocess.run(
+            as_pg + [pg_ctl, "-D", str(self.dir / "pg" / "data"), "-m", "fast", "-w", "-t", "60", "restart"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+    @property
+    def tracker_db_url(self) -> str:
+        secret = (self.dir / "secret").read_text().strip()
+        return f"postgresql+psycopg2://coach:{secret}@127.0.0.1:{self.pg_port}/tracker"
 
     def own_pids(self) -> List[int]:
         """PostgreSQL's postmaster, which pg_ctl detaches from the script (for CpuMeter)."""
@@ -719,6 +861,19 @@ def table(result: Dict[str, Any]) -> str:
             else rows.get("error", "not checked"),
         ),
     ]
+    resends, twice = result.get("resends") or {}, result.get("handled_twice")
+    if result.get("faults"):
+        lines.append(("faults", "; ".join(f"{f['fault']} at {f['at_seconds']} s" for f in result["faults"])))
+    if resends.get("users"):
+        told = ", ".join(f"{k}: {v}" for k, v in resends["by_what_the_user_was_told"].items())
+        lines.append(("sent again", f"{resends['users']} user(s) were told to send a message again ({told})"))
+    if twice is not None:
+        lines.append(
+            (
+                "tracker",
+                f"{twice['messages']} messages handled twice, {twice['answered_not_recorded']} answered but not recorded",
+            )
+        )
     cpu = result["cpu_during_run"]
     lines.append(
         (
@@ -867,6 +1022,26 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which users start (default 10)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one reply (default 60)")
     p.add_argument("--think", type=float, default=0.0, help="pause before each message after the first (default 0)")
+    p.add_argument(
+        "--think-range",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="instead: a pause drawn between MIN and MAX seconds before each message (people reading and typing)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND@SECONDS",
+        help=f"with --start scaled: make a fault happen during the run ({', '.join(FAULTS)}); implies --resend",
+    )
+    p.add_argument("--processes", type=int, default=2, help="with --start scaled: Rasa processes (default 2)")
+    p.add_argument(
+        "--resend",
+        action="store_true",
+        help="users send a message again when told it did not get through, instead of stopping",
+    )
     p.add_argument("--seed", type=int, default=None, help="seed for the objections and answers users pick")
     p.add_argument("--server-log", type=Path, help="without --start: a server log to scan for errors")
     p.add_argument("--markdown", action="store_true", help="rewrite this setup's figures in docs/benchmarks.md")
@@ -876,6 +1051,20 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         p.error("--users must be 1 or more")
     if args.start and (args.rasa_urls or args.progress_db_url or args.server_log):
         p.error("--start chooses its own ports, stores and log: leave out --rasa-url, --progress-db-url, --server-log")
+    faults = []
+    for fault in args.fault:
+        kind, _, at = fault.partition("@")
+        try:
+            faults.append((kind, float(at)))
+        except ValueError:
+            p.error(f"--fault {fault!r}: KIND@SECONDS, e.g. kill-rasa@20")
+        if kind not in FAULTS:
+            p.error(f"--fault {kind!r}: one of {', '.join(FAULTS)}")
+    if faults and args.start != "scaled":
+        p.error("--fault needs --start scaled")
+    args.faults = faults
+    args.resend = args.resend or bool(faults)
+    args.think_range = tuple(args.think_range) if args.think_range else (args.think, args.think)
     return args
 
 
@@ -887,7 +1076,7 @@ def main(argv: List[str]) -> int:
     servers = None
     if args.start:
         workdir.mkdir(parents=True)
-        servers = SingleServers(workdir) if args.start == "single" else ScaledServers(workdir)
+        servers = SingleServers(workdir) if args.start == "single" else ScaledServers(workdir, args.processes)
         targets, log = servers.urls, servers.log
         setup, title, description = servers.name, servers.title, servers.description
     else:
@@ -904,9 +1093,22 @@ def main(argv: List[str]) -> int:
             db_url = servers.progress_db_url
         print(f"{args.users} users, ramp {args.ramp} s, against {', '.join(targets)}", flush=True)
         meter.start()
-        seconds = asyncio.run(drive(users, targets, args.ramp, args.timeout, args.think))
+        seconds, faults = asyncio.run(
+            drive(
+                users,
+                targets,
+                args.ramp,
+                args.timeout,
+                args.think_range,
+                cafile=getattr(servers, "cafile", None),
+                resend=args.resend,
+                faults=args.faults,
+                servers=servers,
+            )
+        )
         cpu = meter.stop()
         rows = progress_rows(db_url, users)  # before the servers stop: the scaled setup's PostgreSQL stops with them
+        handled = handled_twice(getattr(servers, "tracker_db_url", None), users)
     finally:
         if servers:
             servers.stop()
@@ -926,7 +1128,16 @@ def main(argv: List[str]) -> int:
         "messages_per_user": max((len(u.samples) for u in users if u.finished), default=None),
         "ramp_seconds": args.ramp,
         "timeout_seconds": args.timeout,
-        "think_seconds": args.think,
+        "think_seconds": list(args.think_range),
+        "faults": faults,
+        "resends": {
+            "users": sum(1 for u in users if u.resends),
+            "by_what_the_user_was_told": {
+                kind: sum(u.resends.get(kind, 0) for u in users)
+                for kind in sorted({k for u in users for k in u.resends})
+            },
+        },
+        "handled_twice": handled,
         **summarise(users, seconds),
         "cpu_during_run": cpu,
     }
@@ -946,6 +1157,8 @@ def main(argv: List[str]) -> int:
     rows = result["progress_rows"]
     clean = (
         result["errors"]["total"] == 0
+        and not (handled or {}).get("messages")
+        and not (handled or {}).get("answered_not_recorded")
         and rows.get("rows_missing") == 0
         and not rows.get("duplicate_rows")
         and not rows.get("unexpected_safety_flags")

@@ -146,7 +146,7 @@ async def load_rounds(urls: List[str], users: int, seconds: float) -> Dict[str, 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         batch = load.make_users(users, seed=rounds)
-        await load.drive(batch, urls, ramp=1.0, timeout=60.0, think=0.0)
+        await load.drive(batch, urls, ramp=1.0, timeout=60.0, think=(0.0, 0.0))
         rounds += 1
         for user in batch:
             messages += len(user.samples)
