@@ -1,4 +1,4 @@
-"""What the scale tests need besides Python: Debian's PostgreSQL and Redis (`.ci/run` installs them).
+"""What the scale tests need besides Python: Debian's PostgreSQL, Redis and nginx (`.ci/run` installs them).
 
 On a laptop without them these tests skip; under CI=true they fail.
 """
@@ -30,12 +30,14 @@ def postgres_bin() -> Optional[Path]:
 
 
 def require(*what: str) -> None:
-    """Skip (fail under CI) when PostgreSQL or Redis is missing."""
+    """Skip (fail under CI) when PostgreSQL, Redis or nginx is missing."""
     missing = []
     if "postgresql" in what and postgres_bin() is None:
         missing.append("PostgreSQL (apt-get install postgresql)")
     if "redis" in what and shutil.which("redis-server") is None:
         missing.append("Redis (apt-get install redis-server)")
+    if "nginx" in what and shutil.which("nginx") is None and not os.path.exists("/usr/sbin/nginx"):
+        missing.append("nginx (apt-get install nginx)")
     if missing:
         message = "missing: " + ", ".join(missing)
         if IN_CI:

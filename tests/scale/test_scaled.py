@@ -110,7 +110,7 @@ def scaled():
         if IN_CI:
             pytest.fail("no trained model in CI")
         pytest.skip("no trained model: run `make train`")
-    require("postgresql", "redis")
+    require("postgresql", "redis", "nginx")
     s = Scaled()
     try:
         s.start()
