@@ -38,7 +38,8 @@ model="bot/models/reluctant-partner-coach.tar.gz"
 # Each server's command line, in this one place (`make run` and every instance of `make run-scaled`).
 rasa_server=(.venv/bin/python -m bot.rasa_ext run --model "$model" --endpoints endpoints.yml --credentials var/credentials.yml
   --port "${RASA_PORT:-5005}" --interface "${RASA_INTERFACE:-0.0.0.0}" --cors "*" "${api_args[@]}")
-action_server=(.venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}")
+# The action server has no interface option: rasa_sdk listens on SANIC_HOST (make run-scaled: loopback).
+action_server=(env SANIC_HOST="${RASA_INTERFACE:-0.0.0.0}" .venv/bin/rasa run actions --actions bot.actions --port "${ACTIONS_PORT:-5055}")
 web_page=(.venv/bin/python -m bot.web.server --port "${WEB_PORT:-8000}")
 
 # A broken practice settings file stops here with the bad field named.
