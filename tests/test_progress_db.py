@@ -1,5 +1,7 @@
 """The progress store on a real (temporary) SQLite database, migrated by Alembic."""
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import create_engine, inspect
 
@@ -72,6 +74,23 @@ def test_completing_a_step_twice_keeps_both_answers(store):
     profile = store.profile("u5")
     assert profile.done == ["accountability"]
     assert [a["answer"] for a in profile.answers] == ["first", "second"]
+
+
+def test_the_same_answer_sent_again_within_minutes_is_kept_once(store, monkeypatch):
+    """A server stopped after saving the answer, before answering: the user, told to send it
+    again, does. One answer, not two; the same words days later are a new answer."""
+    from bot.progress import store as store_module
+
+    clock = [dt.datetime(2026, 12, 7, 18, 0)]
+    monkeypatch.setattr(store_module, "utcnow", lambda: clock[0])
+    store.set_consent("u9", True)
+    store.complete_step("u9", "accountability", "I want to listen first.")
+    clock[0] += dt.timedelta(seconds=30)
+    assert store.complete_step("u9", "accountability", "I want to listen first.")
+    assert [a["answer"] for a in store.profile("u9").answers] == ["I want to listen first."]
+    clock[0] += dt.timedelta(days=3)
+    store.complete_step("u9", "accountability", "I want to listen first.")
+    assert len(store.profile("u9").answers) == 2
 
 
 def test_users_do_not_see_each_other(store):

@@ -118,6 +118,11 @@ class StepProgress(Base):
     completed_at = Column(DateTime, nullable=True)
 
 
+# An answer identical to the step's latest one, saved within this time, is the same answer sent
+# again (its reply was lost), not a second answer.
+RESENT_WITHIN = dt.timedelta(minutes=10)
+
+
 class Reflection(Base):
     __tablename__ = "reflections"
     id = Column(Integer, primary_key=True, autoincrement=True)
@@ -430,9 +435,18 @@ class ProgressStore:
                 row = StepProgress(sender_id=sender_id, step_id=step_id, started_at=now)
                 session.add(row)
             row.completed_at = now
-            session.add(
-                Reflection(sender_id=sender_id, step_id=step_id, answer=answer[:MAX_ANSWER_CHARS], created_at=now)
-            )
+            answer = answer[:MAX_ANSWER_CHARS]
+            latest = session.execute(
+                select(Reflection)
+                .where(Reflection.sender_id == sender_id, Reflection.step_id == step_id)
+                .order_by(Reflection.created_at.desc(), Reflection.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            if latest is not None and latest.answer == answer and now - latest.created_at < RESENT_WITHIN:
+                # The same answer again within minutes: sent again because its reply never arrived
+                # (a server stopped after saving it, before answering). Kept once.
+                return True
+            session.add(Reflection(sender_id=sender_id, step_id=step_id, answer=answer, created_at=now))
             return True
 
     # ------------------------------------------------------------------ resume codes

@@ -213,3 +213,26 @@ def test_without_sticky_sessions_socket_io_polling_breaks(scaled, tmp_path, monk
     assert len(failed) >= 6, results  # round robin: nearly every connection breaks
     errors = "\n".join(loose.access_log())
     assert re.search(r"/socket\.io/ 400 ", errors), "the other process refuses the unknown session"
+
+
+def listening_addresses(port: int) -> set:
+    """The addresses a TCP port listens on, from /proc/net/tcp and tcp6."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_only_nginx_faces_the_network_and_it_listens_on_loopback_here(scaled):  # noqa: F811
+    loopback = {"0100007F"}  # 127.0.0.1 in /proc's byte order
+    inside = [*scaled.rasa_ports, scaled.actions_port, scaled.web_port, scaled.pg_port, scaled.redis_port]
+    for port in inside + [scaled.actions_proxy_port, scaled.https_port]:
+        assert listening_addresses(port) == loopback, (port, listening_addresses(port))
