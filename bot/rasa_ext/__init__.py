@@ -16,6 +16,7 @@ Rasa that way, so what is trained and tested runs with the same Rasa as users me
 | one kept-alive session to the action server | actions.keep_action_connections | speed | p50 21 % slower without it (below) |
 | every rule's states kept parsed | rule_policy.cache_every_rule_state | speed | RasaHQ/rasa#10703: a 1000-entry cache missed on all ~1,400 rule keys at every prediction; p50 1.53x without it (below) |
 | Redis lock tickets changed in one transaction | lock_store.AtomicRedisLockStore | fix | two processes lost 14 of 60 paired messages |
+| tickets of a process that is gone dropped | lock_store.AtomicRedisLockStore | fix | after a process was killed, its conversations waited up to 60 s |
 | socket.io room joined (awaited) | socketio.join_room | fix | RasaHQ/rasa#13027: replies never arrived |
 | Slack posts without `as_user`; direct messages only | slack | fix, choice | legacy flag; others would read a disclosure |
 

@@ -175,3 +175,23 @@ def test_a_tracker_load_or_save_waits_for_a_restarting_database(tmp_path, monkey
     failures["left"] = 10
     with pytest.raises(OperationalError):
         asyncio.run(store.retrieve("restart"))
+
+
+def test_the_tickets_of_a_process_that_is_gone_are_dropped(redis_url):
+    """A Rasa process killed while it holds a conversation's lock: the other process's next message
+    of that conversation waits for the killed one's ticket only until its alive key is gone (10 s),
+    not until the ticket expires (60 s)."""
+    killed, other = stores.lock_store_from_url(redis_url), stores.lock_store_from_url(redis_url)
+    held = killed.issue_ticket("dying-user")
+    waiting = other.issue_ticket("dying-user")
+    assert other.get_lock("dying-user").is_locked(waiting)
+    other.update_lock("dying-user")  # the holder is alive: nothing is dropped
+    assert other.get_lock("dying-user").is_locked(waiting)
+    killed.stop_beating()  # as if killed: its alive key is gone
+    other.update_lock("dying-user")
+    lock = other.get_lock("dying-user")
+    assert not lock.is_locked(waiting) and held not in [t.number for t in lock.tickets]
+    other.cleanup("dying-user", waiting)
+    assert other.get_lock("dying-user") is None
+    assert other.red.hgetall(other._holders_key("dying-user")) == {}
+    other.stop_beating()
