@@ -197,7 +197,7 @@ declare -A ready=()
 rasa_left() { local n=0 name; for name in "${name_of[@]}"; do [[ $name == rasa-* ]] && n=$((n + 1)); done; echo $n; }
 while :; do
   sleep 1 &
-  wait $! || true
+  wait $! 2>/dev/null || true  # quiet: bash reports a killed server here, the loop says it better
   for pid in "${!infra[@]}"; do
     kill -0 "$pid" 2>/dev/null || die "${infra[$pid]} stopped"
   done
