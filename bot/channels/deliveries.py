@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from typing import Any, Optional, Text, Tuple
+from typing import Any, Dict, Optional, Text, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,19 @@ class RedisDeliveries:
             self.red.set(KEY_PREFIX + key, DONE.encode(), ex=DONE_SECONDS)
         except self.errors as error:
             logger.warning("deliveries: Redis did not answer (%s); a retry may be answered again", type(error).__name__)
+
+
+def answer_to_a_repeat(state: Text, done_headers: Optional[Dict[str, str]] = None) -> Any:
+    """The webhook's answer to a delivery that is not new (None for a new one): 200 when it was
+    answered, 503 while it is being answered (the platform then tries again later, by when it is
+    answered or its claim has expired because its process died)."""
+    from sanic import response
+
+    if state == DONE:
+        return response.text("ok", headers=done_headers or {})
+    if state == IN_PROGRESS:
+        return response.text("being answered", status=503)
+    return None
 
 
 def from_environment() -> Any:

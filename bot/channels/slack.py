@@ -258,13 +258,10 @@ class SlackChannel(DirectMessagesOnly, SlackInput):
         if event_id is None:  # a button press (Slack does not redeliver those)
             return await super().process_message(request, on_new_message, text, sender_id, metadata)
         key = f"slack:{event_id}"
-        state = self.deliveries.claim(key)
-        if state == deliveries.DONE:
-            logger.info("slack: event delivered again (retry %s); already answered", _retry_number(request))
-            return response.text("", headers={"X-Slack-No-Retry": "1"})
-        if state == deliveries.IN_PROGRESS:
-            # Not 2xx: Slack tries again later, when it is answered or its process died.
-            return response.text("being answered", status=HTTPStatus.SERVICE_UNAVAILABLE)
+        repeat = deliveries.answer_to_a_repeat(self.deliveries.claim(key), {"X-Slack-No-Retry": "1"})
+        if repeat is not None:
+            logger.info("slack: event delivered again (retry %s, %d)", _retry_number(request), repeat.status)
+            return repeat
 
         async def answer_then_mark(message: UserMessage) -> Any:
             try:

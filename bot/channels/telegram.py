@@ -458,13 +458,10 @@ class TelegramChannel(TelegramInput):
             update_id = update.get("update_id")
             key = f"telegram:{self.bot_id}:{update_id}" if isinstance(update_id, int) else None
             if key is not None:
-                state = self.deliveries.claim(key)
-                if state == deliveries.DONE:
-                    logger.info("telegram: update %s was delivered again; already answered", update_id)
-                    return response.text("ok")
-                if state == deliveries.IN_PROGRESS:
-                    # Not 2xx: Telegram tries again later, when it is answered or its process died.
-                    return response.text("being answered", status=503)
+                repeat = deliveries.answer_to_a_repeat(self.deliveries.claim(key))
+                if repeat is not None:
+                    logger.info("telegram: update %s was delivered again (%d)", update_id, repeat.status)
+                    return repeat
             try:
                 await self.handle_update(update, on_new_message)
             except Exception as error:  # noqa: BLE001 - answer 200 so Telegram does not redeliver it forever
