@@ -278,7 +278,7 @@ class OurBot:
         return load.make_users(n, seed=n)
 
     async def converse(self, user: Any, http: aiohttp.ClientSession, url: str) -> None:
-        await load.run_user(user, http, [url], self.texts, 0.0, 60.0, 0.0)
+        await load.run_user(user, http, [url], self.texts, 0.0, 60.0, (0.0, 0.0))
 
 
 class BaselineBot:

@@ -47,6 +47,27 @@ def test_the_baseline_conversations_follow_its_responses(tmp_path):
     assert not bot.answered([{"text": "Bye"}])
 
 
+def test_our_conversations_call_the_load_driver_as_it_expects(monkeypatch):
+    # A changed signature in bench/load.py (think became a range) once failed every conversation
+    # of `make bench` on the client side, and only the hour-long run showed it.
+    import asyncio
+    import inspect
+
+    seen = {}
+    signature = inspect.signature(compare.load.run_user)
+
+    async def fake_run_user(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        seen.update(bound.arguments)
+
+    monkeypatch.setattr(compare.load, "run_user", fake_run_user)
+    bot = compare.OurBot()
+    user = bot.conversation_users(1)[0]
+    asyncio.run(bot.converse(user, None, "http://127.0.0.1:1"))
+    low, high = seen["think"]
+    assert 0 <= low <= high and seen["targets"] == ["http://127.0.0.1:1"]
+
+
 def test_spread_is_the_median_with_min_and_max_and_skips_missing_runs():
     assert compare.spread([3.0, None, 1.0, 2.0]) == {
         "median": 2.0,
