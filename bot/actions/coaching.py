@@ -257,8 +257,11 @@ class ValidateReflectionForm(FormValidationAction):
         if confident and intent in ANSWERED_IN_STEP:
             self._answer_request(dispatcher, intent)
             return {"reflection_answer": None, "reflection_pending": None}
-        if text.rstrip().endswith("?") and len(text.split()) <= 25:
-            # A question is rarely an answer: ask before saving it.
+        if (text.rstrip().endswith("?") and len(text.split()) <= 25) or (
+            "?" in text and tracker.latest_message.get("question_parts") and len(text.split()) <= 40
+        ):
+            # A question is rarely an answer, nor a message that asks something on the way ("wait
+            # how long does this take?? and is this private"): ask before saving it.
             dispatcher.utter_message(text=curriculum.text("step.save_question"), buttons=SAVE_BUTTONS)
             return {"reflection_answer": None, "reflection_pending": text}
         return {"reflection_answer": text, "reflection_pending": None}

@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import common
+from bot.actions.questions import answer_more_questions
 from bot.coaching import curriculum
 
 PREFIX = "report_objection_"
@@ -45,13 +46,15 @@ class ActionOfferSecondObjection(Action):
         return "action_offer_second_objection"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        # A question in the same message ("he says it's a waste of money. can we do it online?").
+        events = answer_more_questions(dispatcher, tracker, domain)
         other = second_objection(tracker)
         if other is None:
-            return []
+            return events
         label = curriculum.messages()["fallback"]["intents"].get(other)
         if not label:
-            return []
+            return events
         dispatcher.utter_message(
             text=curriculum.text("objections.offer_second"), buttons=[{"title": label, "payload": f"/{other}"}]
         )
-        return []
+        return events

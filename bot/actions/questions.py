@@ -29,10 +29,12 @@ from bot.coaching import curriculum
 from bot.content import practice
 
 RETRIEVAL_INTENT = "practical"
+# The other questions of a message, in the parse data (bot/nlu/question_clauses.py).
+MORE_QUESTIONS = "more_questions"
 # Coaching on inviting the partner: only after the safety questions, never after a flag.
 PARTNER_INVITATION = {"how_to_ask", "angry", "why_now", "only_once", "sides", "make_worse"}
 # Answers for someone who goes alone, too: kept after a flag.
-GENERAL = {"cost", "insurance", "confidential", "online", "language", "how_long", "does_it_help"}
+GENERAL = {"cost", "insurance", "confidential", "online", "language", "how_long", "does_it_help", "step_length"}
 # Below these, the question is not clear enough to pick an answer: the bot says what it can answer.
 # Looked at on the NLU examples and real questions: right answers came with intent >= 0.8, and
 # "what about the kids, do we bring them?" with 0.30-0.44. The answer's own confidence is 0.9 or
@@ -88,17 +90,43 @@ class ActionPractical(Action):
                 ],
             )
             return []
-        profile = common.load_profile(tracker)
-        flagged = common.is_flagged(tracker, profile)
-        if flagged and key not in GENERAL:
-            dispatcher.utter_message(response="utter_objection_flagged")
-            dispatcher.utter_message(response="utter_individual_support")
-            return []
-        if key in PARTNER_INVITATION and not tracker.get_slot("onboarded"):
-            # The safety questions come before any coaching on asking the partner (shared/safety.md).
-            dispatcher.utter_message(text=curriculum.text("practical.after_questions"))
-            return [SlotSet("first_request", "how_to_ask")]
-        dispatcher.utter_message(response=f"utter_practical/{key}")
-        for line in practice_lines(key, flagged):
-            dispatcher.utter_message(text=line)
+        events = answer_practical(dispatcher, tracker, key)
+        return events + answer_more_questions(dispatcher, tracker, domain)
+
+
+def answer_practical(dispatcher: CollectingDispatcher, tracker: Tracker, key: str) -> List[EventType]:
+    """The answer to the practical question `key`, within the safety rules above."""
+    profile = common.load_profile(tracker)
+    flagged = common.is_flagged(tracker, profile)
+    if flagged and key not in GENERAL:
+        dispatcher.utter_message(response="utter_objection_flagged")
+        dispatcher.utter_message(response="utter_individual_support")
         return []
+    if key in PARTNER_INVITATION and not tracker.get_slot("onboarded"):
+        # The safety questions come before any coaching on asking the partner (shared/safety.md).
+        dispatcher.utter_message(text=curriculum.text("practical.after_questions"))
+        return [SlotSet("first_request", "how_to_ask")]
+    dispatcher.utter_message(response=f"utter_practical/{key}")
+    for line in practice_lines(key, flagged):
+        dispatcher.utter_message(text=line)
+    return []
+
+
+def answer_more_questions(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    """The other questions of the latest message (bot/nlu/question_clauses.py), after the main
+    answer: "how long does a step take? and is this private?" gets both answers. Only questions
+    with a fixed answer; never after a safety reply (the actions that send those do not call this)."""
+    names = tracker.latest_message.get(MORE_QUESTIONS) or []
+    responses: Dict[str, Any] = (domain or {}).get("responses") or {}
+    events: List[EventType] = []
+    for name in names if isinstance(names, list) else []:
+        if not isinstance(name, str):
+            continue
+        key = name[len(RETRIEVAL_INTENT) + 1 :] if name.startswith(RETRIEVAL_INTENT + "/") else None
+        if key is not None and (not responses or f"utter_practical/{key}" in responses):
+            dispatcher.utter_message(text=curriculum.text("practical.also_asked"))
+            events += answer_practical(dispatcher, tracker, key)
+        elif name == "ask_device_safety":
+            dispatcher.utter_message(text=curriculum.text("practical.also_asked"))
+            dispatcher.utter_message(response="utter_device_safety")
+    return events

@@ -19,12 +19,13 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions import common
 from bot.actions.common import STORE_ERRORS
+from bot.actions.questions import answer_more_questions
 from bot.coaching import curriculum
 from bot.coaching import menu as coaching_menu
 from bot.safety import answers
@@ -159,6 +160,20 @@ class ValidateSafetyCheckinForm(FormValidationAction):
         return {"feels_safe_with_partner": None, "checkin_pending": True}
 
 
+def _back_to_step(tracker: Tracker) -> List[Dict[str, str]]:
+    """The way back to a step the check-in interrupted (started, not finished), and the menu."""
+    step = curriculum.step_by_id(tracker.get_slot("active_step"))
+    if step is None or step.id in (tracker.get_slot("steps_done") or []):
+        return []
+    return [
+        {
+            "title": curriculum.text("safety.checkin_button_back", title=step.title),
+            "payload": coaching_menu.start_payload(step.id),
+        },
+        {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
+    ]
+
+
 class ActionCheckinOutcome(Action):
     """Yes: the sign is noted (a second one escalates). No or Not sure: escalate. Pending: wait."""
 
@@ -171,7 +186,7 @@ class ActionCheckinOutcome(Action):
         events: List[EventType] = [SlotSet("feels_safe_with_partner", None)]
         if answer == answers.YES:
             _note_signs(tracker.sender_id, kinds)
-            dispatcher.utter_message(text=curriculum.text("safety.checkin_safe"))
+            dispatcher.utter_message(text=curriculum.text("safety.checkin_safe"), buttons=_back_to_step(tracker))
             return events + [SlotSet("safety_level", "sign"), SlotSet("checkin_pending", False)]
         if answer in (answers.NO, answers.UNSURE):
             _note_signs(tracker.sender_id, kinds)
@@ -199,28 +214,41 @@ class ActionCheckinOutcome(Action):
 
 class ActionDeviceSafetyFollowup(Action):
     """After the privacy answer: a quiet sign that came with the question gets its check-in (or,
-    after an earlier sign, the coercive-control reply)."""
+    after an earlier sign, the coercive-control reply). Inside a step or another form the form is
+    left first, as for any quiet sign there (bot/safety/rules.py); inside the check-in itself the
+    sign counts as a second one."""
 
     def name(self) -> Text:
         return "action_device_safety_followup"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         safety = _safety(tracker)
+        # Another question in the same message ("how long does a step take? and is this private?"):
+        # answered before the check-in, which ends the turn with its own question.
+        more = answer_more_questions(dispatcher, tracker, domain)
         if safety.get("outcome") != "check_in":
-            return []
+            return more
         level = tracker.get_slot("safety_level")
         kinds = [k for k in safety.get("kinds") or [] if k]
+        loop = (tracker.active_loop or {}).get("name")
         if level in ("flagged", "replied"):
             _note_signs(tracker.sender_id, kinds or ["general"])
-            return []
-        if level == "sign":
+            return more
+        leave: List[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)] if loop else []
+        if level == "sign" or loop == "safety_checkin_form":
             dispatcher.utter_message(response="utter_escalate_control")
             _note_signs(tracker.sender_id, kinds or ["general"])
             _flag(tracker.sender_id, "violence", "signs", reopenable=False)
             dispatcher.utter_message(text=curriculum.text("safety.offer_support"), buttons=_support_button())
-            return [SlotSet("violence_flag", True), SlotSet("safety_level", "replied")]
+            done = [
+                SlotSet("violence_flag", True),
+                SlotSet("safety_level", "replied"),
+                SlotSet("checkin_pending", False),
+            ]
+            # Inside a form the rule would ask the form's question next: listen instead.
+            return more + leave + done + ([FollowupAction("action_listen")] if loop else [])
         dispatcher.utter_message(response="utter_check_in_named")
-        return [FollowupAction("safety_checkin_form")]
+        return more + leave + [FollowupAction("safety_checkin_form")]
 
 
 class ActionRespondToDenial(Action):

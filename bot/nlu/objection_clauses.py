@@ -18,21 +18,18 @@ Persistence: plain arrays (.npz) and JSON, no pickle.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.clause_model import SentenceLinearModel
 from bot.nlu.sentence_features import sentence_vector  # the message's sentence embedding
 
 logger = logging.getLogger(__name__)
@@ -48,7 +45,9 @@ def clauses(text: str) -> List[str]:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
-class ObjectionClauses(GraphComponent):
+class ObjectionClauses(SentenceLinearModel):
+    ARRAYS = "clauses.npz"
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
@@ -57,28 +56,8 @@ class ObjectionClauses(GraphComponent):
             "max_words": 40,  # longer messages are stories: the whole-message intent stands
         }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
-        self._config = {**self.get_default_config(), **(config or {})}
-        self._model_storage = model_storage
-        self._resource = resource
-        self.classes: List[str] = []
-        self.coef: Optional[np.ndarray] = None
-        self.intercept: Optional[np.ndarray] = None
-
-    @classmethod
-    def create(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> "ObjectionClauses":
-        return cls(config, model_storage, resource)
-
     # ------------------------------------------------------------------ training
     def train(self, training_data: TrainingData) -> Resource:
-        from sklearn.linear_model import LogisticRegression
-
         vectors, labels = [], []
         for example in training_data.intent_examples:
             vector = sentence_vector(example)
@@ -88,53 +67,12 @@ class ObjectionClauses(GraphComponent):
                 continue  # clauses are short: the long real passages would blur them
             vectors.append(vector)
             labels.append(intent if intent.startswith(PREFIX) else OTHER)
-        if len(set(labels)) > 2:
-            # Balanced: "other" has ten times the examples and would swallow short clauses.
-            model = LogisticRegression(C=float(self._config["C"]), max_iter=3000, class_weight="balanced")
-            model.fit(np.stack(vectors), labels)
-            self.classes = [str(c) for c in model.classes_]
-            self.coef = model.coef_.astype(np.float64)
-            self.intercept = model.intercept_.astype(np.float64)
+        # Balanced: "other" has ten times the examples and would swallow short clauses.
+        self.fit(vectors, labels, balanced=True)
         self.persist()
         return self._resource
 
-    def persist(self) -> None:
-        with self._model_storage.write_to(self._resource) as directory:
-            if self.coef is not None:
-                np.savez(Path(directory) / "clauses.npz", coef=self.coef, intercept=self.intercept)
-                (Path(directory) / "classes.json").write_text(json.dumps(self.classes))
-
-    @classmethod
-    def load(
-        cls,
-        config: Dict[Text, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> "ObjectionClauses":
-        component = cls(config, model_storage, resource)
-        try:
-            with model_storage.read_from(resource) as directory:
-                arrays = np.load(Path(directory) / "clauses.npz", allow_pickle=False)
-                component.coef, component.intercept = arrays["coef"], arrays["intercept"]
-                component.classes = json.loads((Path(directory) / "classes.json").read_text())
-        except (ValueError, FileNotFoundError, KeyError) as error:
-            logger.warning(f"ObjectionClauses has no trained model ({error}); messages are read whole")
-        return component
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
     # ------------------------------------------------------------------ every message
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors.astype(np.float64) @ self.coef.T + self.intercept
-        if len(self.classes) == 2:  # sklearn's binary case: one row of coefficients
-            logits = np.hstack([-logits, logits])
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
-
     def objections_in(self, text: str) -> List[str]:
         """The objection intents named by the clauses, in the order they are named."""
         parts = clauses(text)

@@ -412,8 +412,20 @@ class SafetyGate(GraphComponent):
             and confidence >= ANSWER_FIRST_MIN_CONFIDENCE
         ):
             # "He checks my phone, how do I hide this chat?": the question is answered, and the
-            # check-in follows it (bot/actions/safety.py), so the intent stands.
-            mark(message, decision.source, None, list(result.categories), None, decision.outcome, decision.kinds)
+            # check-in follows it (bot/actions/safety.py), so the intent stands, made sure: left
+            # at its own confidence, a second question in the message ("how long does a step
+            # take?") made it ambiguous, the fallback classifier replaced it, and inside a step the
+            # message was saved as the answer with no check-in.
+            override_intent(
+                message,
+                name,
+                decision.source,
+                None,
+                list(result.categories),
+                classifier_confidence=None,
+                outcome=decision.outcome,
+                kinds=decision.kinds,
+            )
             return
         kinds = decision.kinds or tuple(result.categories)
         override_intent(

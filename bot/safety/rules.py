@@ -149,32 +149,24 @@ def rules() -> List[Dict[str, Any]]:
                 form,
             )
         )
-        # Keeping the chat private: answered at once; outside a form, a quiet sign in the same
-        # message is checked in about after it.
+        # Keeping the chat private: answered at once; a quiet sign in the same message ("he looks
+        # at my phone") is checked in about after it, inside a form too (the action then leaves the
+        # form and starts the check-in itself; with no sign the form goes on).
+        followup = [
+            {"intent": "ask_device_safety"},
+            {"action": "utter_device_safety"},
+            {"action": "action_device_safety_followup"},
+        ]
         if form:
             out.append(
                 _rule(
                     "keeping the chat private: answered, then the form goes on",
-                    [
-                        {"intent": "ask_device_safety"},
-                        {"action": "utter_device_safety"},
-                        {"action": form},
-                        {"active_loop": form},
-                    ],
+                    followup + [{"action": form}, {"active_loop": form}],
                     form,
                 )
             )
         else:
-            out.append(
-                _rule(
-                    "keeping the chat private",
-                    [
-                        {"intent": "ask_device_safety"},
-                        {"action": "utter_device_safety"},
-                        {"action": "action_device_safety_followup"},
-                    ],
-                )
-            )
+            out.append(_rule("keeping the chat private", followup))
     # Outside the forms only.
     out += [
         _rule(

@@ -212,6 +212,32 @@ async def test_two_objections_in_one_message_answer_one_and_offer_the_other(agen
     assert "something else too" in joined(replies)
 
 
+async def test_two_questions_in_one_message_get_both_answers(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
+    replies = await say(agent, sender, "how much does it cost? and can we do it online?")
+    sent = responses_sent(await agent.tracker_store.retrieve(sender))
+    assert "utter_practical/cost" in sent and "utter_practical/online" in sent, sent
+    assert "your other question" in joined(replies)
+    replies = await say(agent, sender, "what happens in the first session? also how long does it take overall")
+    text = joined(replies)
+    assert "getting to know you both" in text and "a dozen sessions or more" in text
+
+
+async def test_an_objection_with_a_question_gets_both_answers(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE)
+    await say(agent, sender, "he says its a waste of money. is it confidential tho?")
+    sent = responses_sent(await agent.tracker_store.retrieve(sender))
+    assert "utter_objection_cost" in sent and "utter_practical/confidential" in sent, sent
+
+
+async def test_a_message_that_asks_on_the_way_is_not_saved_as_the_answer(agent):
+    sender, _ = await conversation(agent, ONBOARDING_NEGATIVE + ['/start_step{"step": "accountability"}'])
+    replies = await say(agent, sender, "ok but what do u mean by my part? i raise my voice sometimes")
+    assert "Shall I save that" in joined(replies)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name == "reflection_form" and not tracker.get_slot("reflection_answer")
+
+
 def code_in(replies):
     import re
 

@@ -8,6 +8,7 @@ import pytest
 
 from bench.servers import us_dv_number
 from tests.safety_harness import (
+    INTO_STEP,
     ONBOARDING_NEGATIVE,
     ONBOARDING_ONE_BY_ONE,
     actions_after_last_user_message,
@@ -131,6 +132,40 @@ async def test_a_privacy_question_with_a_sign_is_answered_then_checked_in(agent)
     text = joined(replies)
     assert "delete my data" in text and "private" in text
     assert "do you feel safe with your partner" in text.lower()
+
+
+async def test_inside_a_step_a_privacy_question_with_a_sign_leaves_the_step_for_the_check_in(agent):
+    # Seen trying the bot: the privacy advice came, the step's question again, and no check-in.
+    sender, replies = await conversation(
+        agent, ONBOARDING_NEGATIVE + INTO_STEP + ["is this private? my husband sometimes looks at my phone"]
+    )
+    text = joined(replies)
+    assert "delete my data" in text and "do you feel safe with your partner" in text.lower()
+    assert us_dv_number() in text
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name == "safety_checkin_form"
+    replies = await say(agent, sender, "yes")
+    assert "keep what you said in mind" in joined(replies)
+    assert '/start_step{"step": "budget"}' in buttons(replies)  # the way back to the step
+    replies = await say(agent, sender, '/start_step{"step": "budget"}')
+    assert (await agent.tracker_store.retrieve(sender)).active_loop_name == "reflection_form"
+
+
+async def test_inside_a_step_a_privacy_question_after_an_earlier_sign_escalates(agent):
+    sender, _ = await conversation(
+        agent, ONBOARDING_NEGATIVE + ["he tracks my location all the time", "yes"] + INTO_STEP
+    )
+    replies = await say(agent, sender, "how do i hide this chat, he goes through my phone")
+    text = joined(replies)
+    assert "private" in text and "coercive control" in text and us_dv_number() in text
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name is None and tracker.get_slot("violence_flag") is True
+
+
+async def test_inside_a_step_a_privacy_question_alone_goes_back_to_the_step(agent):
+    sender, replies = await conversation(agent, ONBOARDING_NEGATIVE + INTO_STEP + ["can anyone else see this chat?"])
+    assert "do you feel safe with your partner" not in joined(replies).lower()
+    assert (await agent.tracker_store.retrieve(sender)).active_loop_name == "reflection_form"
 
 
 async def test_own_violence_gets_a_reply_for_them(agent):
