@@ -9,7 +9,11 @@ people's phrasings from public pages, rewritten as lines to the partner, site do
 heldout_w3.jsonl with heldout_check.jsonl and heldout_adjudicated.jsonl (the first held-out set:
 a third writer's lines, a blind second labelling, the settled disagreements; looked at once, now
 training lines), heldout2_w6.jsonl with heldout2_check.jsonl and heldout2_adjudicated.jsonl (the
-current held-out set, made the same way by a sixth writer), first_texts.jsonl
+second, made the same way by a sixth writer; looked at once, now training lines),
+heldout3_w7.jsonl with heldout3_check.jsonl and heldout3_adjudicated.jsonl (the current held-out
+set, by a seventh writer), train_w8.jsonl and train_real2.jsonl (the third round: an eighth
+writer and a second round of public phrasings, for the labels the second set found hardest),
+first_texts.jsonl
 with first_relabelled.jsonl (the first lines, tests/practice/invitation_*.yml, labelled again
 with the current guide: they predate the pitfalls tricks and labelling), and relabel_N_texts.jsonl
 with relabel_N.jsonl (every other training line labelled again, blind, by a second labeller: where
@@ -80,7 +84,7 @@ def heldout(raw: Path, name: str, writer: str) -> List[Dict[str, Any]]:
 
 
 def main(raw: Path) -> None:
-    test = heldout(raw, "heldout2", "w6")
+    test = heldout(raw, "heldout3", "w7")
     test_keys = {key(row["text"]) for row in test}
     train: List[Dict[str, Any]] = []
     seen = set(test_keys)
@@ -94,24 +98,32 @@ def main(raw: Path) -> None:
     # The first held-out set (written by a third writer, looked at once on 2026-12-07), then learnt from.
     for row in heldout(raw, "heldout", "w3"):
         train.append({"text": row["text"], "labels": row["labels"], "source": "writer_3"})
+    # The second held-out set (a sixth writer, looked at once on 2026-12-07), then learnt from.
+    for row in heldout(raw, "heldout2", "w6"):
+        train.append({"text": row["text"], "labels": row["labels"], "source": "writer_6"})
     for name, source in (
         ("train_w1.jsonl", "writer_1"),
         ("train_w2.jsonl", "writer_2"),
         ("train_w4.jsonl", "writer_4"),
         ("train_w5.jsonl", "writer_5"),
         ("train_real.jsonl", "public"),
+        ("train_w8.jsonl", "writer_8"),
+        ("train_real2.jsonl", "public"),
     ):
         for row in read_jsonl(raw / name):
-            src = f"public:{row.get('source', 'unknown')}" if source == "public" else source
+            src = source
+            if source == "public":
+                site = str(row.get("source", "unknown"))
+                src = site if site.startswith("public:") else f"public:{site}"
             train.append(
                 {"text": " ".join(str(row["text"]).split()), "labels": clean_labels(row["labels"]), "source": src}
             )
     second: Dict[str, List[str]] = {}
-    for n in (1, 2, 3):
+    for n in (1, 2, 3, 4, 5):
         texts = {row["id"]: row["text"] for row in read_jsonl(raw / f"relabel_{n}_texts.jsonl")}
         second.update({key(texts[row["id"]]): row["labels"] for row in read_jsonl(raw / f"relabel_{n}.jsonl")})
     for row in train:
-        if row["source"] not in ("first_dev", "first_holdout", "writer_3") and key(row["text"]) in second:
+        if row["source"] not in ("first_dev", "first_holdout", "writer_3", "writer_6") and key(row["text"]) in second:
             row["labels"] = clean_labels(second[key(row["text"])])
     kept = []
     for row in train:
