@@ -232,7 +232,12 @@ def report(judged: Sequence[Dict[str, Any]], show: int) -> Dict[str, Any]:
 async def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", help="train, dev, test or a path to a JSON-lines file")
-    parser.add_argument("--show", type=int, default=20, help="misses to print")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=None,
+        help="misses to print (default 20, and none for the test split: its passages stay unseen)",
+    )
     parser.add_argument("--out", default=str(REPO_ROOT / "results" / "eval_objections.json"))
     parser.add_argument("--model", default=str(REPO_ROOT / "bot/models/reluctant-partner-coach.tar.gz"))
     args = parser.parse_args(argv)
@@ -246,7 +251,7 @@ async def main(argv: Optional[Sequence[str]] = None) -> None:
     url = os.environ.get("ACTION_ENDPOINT_URL", "http://localhost:5055/webhook")
     agent = Agent.load(args.model, action_endpoint=EndpointConfig(url=url))
     judged = await run(agent, load_split(args.split))
-    summary = report(judged, args.show)
+    summary = report(judged, args.show if args.show is not None else (0 if args.split == "test" else 20))
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     out.write_text(
