@@ -60,7 +60,7 @@ help:
 	@echo "make bench-load 50 simulated users through full conversations on servers it starts: messages/s,"
 	@echo "                latencies, errors, lost progress rows (BENCH_ARGS=--markdown: docs/benchmarks.md)"
 	@echo "make bench      this bot against the stock rasa init assistant, side by side in one run: latency,"
-	@echo "                throughput, start-up, memory, parse, training, cold start (about an hour;"
+	@echo "                throughput, start-up, memory, parse, training, cold start (about 40 minutes;"
 	@echo "                BENCH_ARGS=--markdown writes docs/benchmarks.md and its chart)"
 	@echo "make bench-check  the bench code end to end on a small scale (several minutes; not in make test)"
 	@echo "make retention  delete conversations and progress of people inactive for RETENTION_DAYS (90)"
