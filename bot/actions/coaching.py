@@ -90,13 +90,7 @@ class ActionShowMenu(Action):
 def _offer(dispatcher: CollectingDispatcher, step: curriculum.Step, text: str) -> None:
     dispatcher.utter_message(
         text=text,
-        buttons=[
-            {
-                "title": curriculum.text("step.button_continue", title=step.title),
-                "payload": coaching_menu.start_payload(step.id),
-            },
-            {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
-        ],
+        buttons=[coaching_menu.start_button(step), coaching_menu.menu_button()],
     )
 
 
@@ -480,15 +474,8 @@ class ActionGoodNews(Action):
         steps = curriculum.messages()["good_news"][f"{kind}_steps"]
         lines = [curriculum.text(f"good_news.{kind}")] + ["- " + line.format(**values) for line in steps]
         offers = ["choose_therapist", "evaluate_progress"] if kind == "agreed" else ["test_drive", "good_time"]
-        buttons = [
-            {
-                "title": curriculum.text("step.button_continue", title=curriculum.step_by_id(s).title),
-                "payload": coaching_menu.start_payload(s),
-            }
-            for s in offers
-            if curriculum.step_by_id(s)
-        ]
-        buttons.append({"title": curriculum.text("step.button_menu"), "payload": "/show_menu"})
+        buttons = [coaching_menu.start_button(curriculum.step_by_id(s)) for s in offers if curriculum.step_by_id(s)]
+        buttons.append(coaching_menu.menu_button())
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
 

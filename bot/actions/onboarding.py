@@ -416,10 +416,7 @@ class ActionOnboardingOutcome(Action):
                 dispatcher.utter_message(
                     text=curriculum.text("onboarding.first_help_after.how_to_ask", title=step.title),
                     buttons=[
-                        {
-                            "title": curriculum.text("step.button_continue", title=step.title),
-                            "payload": coaching_menu.start_payload(step.id),
-                        },
+                        coaching_menu.start_button(step),
                         {"title": curriculum.text("practice.button_practice"), "payload": "/start_practice"},
                     ],
                 )
@@ -466,13 +463,8 @@ class ActionWelcomeBack(Action):
         buttons = []
         if resume is not None:
             text += " " + curriculum.text("welcome_back.offer_continue", title=resume.title)
-            buttons.append(
-                {
-                    "title": curriculum.text("step.button_continue", title=resume.title),
-                    "payload": coaching_menu.start_payload(resume.id),
-                }
-            )
-        buttons.append({"title": curriculum.text("step.button_menu"), "payload": "/show_menu"})
+            buttons.append(coaching_menu.start_button(resume))
+        buttons.append(coaching_menu.menu_button())
         if done or in_progress:
             buttons.append({"title": curriculum.text("welcome_back.button_start_over"), "payload": "/start_over"})
         if flagged:

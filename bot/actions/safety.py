@@ -165,13 +165,7 @@ def _back_to_step(tracker: Tracker) -> List[Dict[str, str]]:
     step = curriculum.step_by_id(tracker.get_slot("active_step"))
     if step is None or step.id in (tracker.get_slot("steps_done") or []):
         return []
-    return [
-        {
-            "title": curriculum.text("safety.checkin_button_back", title=step.title),
-            "payload": coaching_menu.start_payload(step.id),
-        },
-        {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
-    ]
+    return [coaching_menu.start_button(step, "safety.checkin_button_back"), coaching_menu.menu_button()]
 
 
 class ActionCheckinOutcome(Action):
@@ -204,10 +198,7 @@ class ActionCheckinOutcome(Action):
         _note_signs(tracker.sender_id, kinds)
         dispatcher.utter_message(
             text=curriculum.text("safety.checkin_pending"),
-            buttons=_support_button()
-            + [
-                {"title": curriculum.text("step.button_menu"), "payload": "/show_menu"},
-            ],
+            buttons=_support_button() + [coaching_menu.menu_button()],
         )
         return events + [SlotSet("safety_level", "sign"), SlotSet("checkin_pending", True)]
 

@@ -15,6 +15,15 @@ def start_payload(step_id: str) -> str:
     return '/start_step{"step": "%s"}' % step_id
 
 
+def start_button(step: curriculum.Step, title_key: str = "step.button_continue") -> Dict[str, str]:
+    """The button that starts `step` ("Start: <title>", or the text under `title_key`)."""
+    return _button(curriculum.text(title_key, title=step.title), start_payload(step.id))
+
+
+def menu_button() -> Dict[str, str]:
+    return _button(curriculum.text("step.button_menu"), "/show_menu")
+
+
 def _status(step: curriculum.Step, done: List[str], in_progress: List[str]) -> str:
     if step.status == curriculum.STATUS_SCREEN:
         return curriculum.text("menu.status_screen_done")
