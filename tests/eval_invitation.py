@@ -2,8 +2,8 @@
 
     python -m tests.eval_invitation [heldout|train] [--patterns-only] [-v]     (make eval-practice)
 
-`heldout` (the default) is tests/practice/heldout.jsonl: lines by a writer who saw neither the
-patterns nor the training lines, labelled twice blind (docs/data.md). It is the honest figure;
+`heldout` (the default) is tests/practice/heldout4.jsonl, the fourth held-out set: lines by a writer
+who saw neither the patterns nor the training lines, labelled twice blind (docs/data.md). It is the honest figure;
 docs/practice-run.md keeps its first look. `train` scores the training lines (the model has seen
 them: a check that it learnt them, not a result). `--patterns-only` scores the patterns without the
 model, to see what each layer adds. The figures are written to results/eval_practice.json.
@@ -20,7 +20,7 @@ from bot.rehearsal import analyzer as invitation
 from bot.rehearsal import model as invitation_model
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = {"heldout": ROOT / "tests" / "practice" / "heldout.jsonl", "train": invitation_model.CORPUS}
+SETS = {"heldout": ROOT / "tests" / "practice" / "heldout4.jsonl", "train": invitation_model.CORPUS}
 RESULTS = ROOT / "results" / "eval_practice.json"
 
 

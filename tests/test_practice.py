@@ -47,6 +47,21 @@ def test_the_labelled_lines_are_enough_valid_and_apart():
     assert not {key(r["text"]) for r in train} & {key(r["text"]) for r in heldout}
 
 
+def test_the_lines_are_what_the_corpus_script_assembles_from_the_kept_deliveries():
+    """bot/rehearsal/corpus/train.jsonl and the held-out set come from the files in the repository
+    (scripts/practice_corpus.py): the fourth round's two labellings decide, never a hand edit."""
+    from scripts.practice_corpus import PRACTICE, assemble
+
+    train, heldout = assemble(PRACTICE / "round4")
+    assert [(r["text"], r["labels"], r["source"]) for r in train] == [
+        (r["text"], r["labels"], r["source"]) for r in load("train")
+    ]
+    assert [(r["text"], r["labels"], r["labelling"]) for r in heldout] == [
+        (r["text"], r["labels"], r["labelling"]) for r in load("heldout")
+    ]
+    assert len(heldout) == 300 and sum(r["labelling"] == "adjudicated" for r in heldout) == 13
+
+
 def test_the_patterns_on_the_lines_they_were_tuned_on():
     """The patterns alone, on the first development lines with their first labels: a regression
     guard, not a result (docs/practice-run.md)."""
